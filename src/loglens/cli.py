@@ -1,0 +1,433 @@
+"""The ``loglens`` command line: a thin layer over the library.
+
+This is the only module that turns errors into messages and exit codes: 0 success, 1 finished
+but something needs attention (an input failed, the accounting did not balance), 2 bad usage or
+input (the message says what and where), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from loglens import __version__
+from loglens.config import Config, load_config
+from loglens.errors import LoglensError
+from loglens.output import format_count, write_csv, write_jsonl, write_table
+from loglens.store.base import IngestRecord, Query, RangeFilter
+
+EXIT_ATTENTION = 1
+EXIT_ERROR = 2
+
+
+class _State:
+    def __init__(self, config_path: str | None, store: str | None, debug: bool) -> None:
+        self.config_path = config_path
+        self.store = store
+        self.debug = debug
+
+    def config(self, **overrides: object) -> Config:
+        flags = {"store.url": self.store, **overrides}
+        return load_config(self.config_path, overrides=flags)
+
+
+pass_state = click.make_pass_decorator(_State)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="loglens")
+@click.option("--config", "config_path", metavar="FILE", help="Config file (TOML, YAML or JSON).")
+@click.option(
+    "--store",
+    metavar="URL",
+    help="Where events live: duckdb:PATH (default duckdb:.loglens/loglens.duckdb).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, store: str | None, debug: bool) -> None:
+    """loglens: network and security log analysis for the Elasticsearch world."""
+    ctx.obj = _State(config_path, store, debug)
+
+
+# --- ingest ------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", metavar="NAME", help="Force a format (see `loglens formats`).")
+@click.option(
+    "--map",
+    "mappings",
+    multiple=True,
+    metavar="COLUMN=FIELD",
+    help="Map a table column or JSON key to an ECS field (repeatable).",
+)
+@click.option("--year", type=int, help="Year for year-less timestamps (default: from file time).")
+@click.option("--timezone", help="Zone of timestamps without an offset (default UTC).")
+@click.option("--source-key", help="Mixed into event ids (tell apart identical sources).")
+@click.option(
+    "--pseudonymize/--no-pseudonymize",
+    default=None,
+    help="Keyed pseudonyms for IPs and names (key from LOGLENS_PSEUDONYM_KEY).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print only the totals.")
+@pass_state
+def ingest(
+    state: _State,
+    paths: tuple[str, ...],
+    fmt: str | None,
+    mappings: tuple[str, ...],
+    year: int | None,
+    timezone: str | None,
+    source_key: str | None,
+    pseudonymize: bool | None,
+    quiet: bool,
+) -> None:
+    """Read logs from PATHS (files, directories, globs, or - for stdin) into the store.
+
+    Prints, per input, how every record was accounted for:
+    read = parsed + stored raw (parse failures) + duplicates + blank + headers.
+    """
+    from loglens.pipeline import Pipeline
+
+    config = state.config(
+        **{
+            "ingest.year": year,
+            "ingest.timezone": timezone,
+            "ingest.source_key": source_key,
+            "pseudonymize.enabled": pseudonymize,
+        }
+    )
+    column_map = _parse_mappings(mappings)
+    out = sys.stdout
+    started = time.perf_counter()
+    with Pipeline(config) as pipeline:
+        if not quiet:
+            out.write(f"store: {config.store.url}\n")
+        report = pipeline.ingest(
+            paths,
+            fmt=fmt,
+            column_map=column_map,
+            on_input=None if quiet else lambda r: _print_input(r, out),
+        )
+    elapsed = time.perf_counter() - started
+    for skipped in report.skipped:
+        out.write(f"skipped  {skipped.display}: {skipped.reason}\n")
+    _print_totals(report.inputs, elapsed, out)
+    if not report.balanced:
+        click.echo("error: the accounting does not balance for some inputs (see above)", err=True)
+        sys.exit(EXIT_ATTENTION)
+
+
+def _parse_mappings(mappings: Sequence[str]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in mappings:
+        column, sep, target = item.partition("=")
+        if not sep or not column.strip() or not target.strip():
+            raise click.BadParameter(f"{item!r} is not COLUMN=FIELD", param_hint="--map")
+        result[column.strip()] = target.strip()
+    return result
+
+
+def _print_input(record: IngestRecord, out: TextIO) -> None:
+    ok = "ok" if record.balanced else "UNBALANCED"
+    out.write(
+        f"{record.source}  [{record.format}/{record.container}]  "
+        f"read {format_count(record.records)} = parsed {format_count(record.parsed)}"
+        f" + raw {format_count(record.failed)} + duplicates {format_count(record.duplicates)}"
+        f" + blank {format_count(record.blank)}"
+        + (f" + headers {format_count(record.headers)}" if record.headers else "")
+        + (f"  (truncated {record.truncated})" if record.truncated else "")
+        + f"  {ok}\n"
+    )
+
+
+def _print_totals(records: Sequence[IngestRecord], elapsed: float, out: TextIO) -> None:
+    total = sum(r.records for r in records)
+    parsed = sum(r.parsed for r in records)
+    rate = total / elapsed if elapsed > 0 else 0.0
+    out.write(
+        f"total: {len(records)} input(s), read {format_count(total)}, "
+        f"parsed {format_count(parsed)}, raw {format_count(sum(r.failed for r in records))}, "
+        f"duplicates {format_count(sum(r.duplicates for r in records))}, "
+        f"blank {format_count(sum(r.blank for r in records))}, "
+        f"headers {format_count(sum(r.headers for r in records))} "
+        f"in {elapsed:.1f}s ({format_count(int(rate))} records/s)\n"
+    )
+
+
+# --- query -------------------------------------------------------------------------------------
+
+_DEFAULT_COLUMNS = ("@timestamp", "event.dataset", "source.ip", "message")
+
+
+@cli.command()
+@click.argument("lucene", required=False, default="*")
+@click.option("--dataset", "-i", "dataset", metavar="PATTERN", help="Only these datasets (wildcards).")
+@click.option("--count", "-c", "count_only", is_flag=True, help="Print only the number of matches.")
+@click.option("--terms", "-t", "terms_field", metavar="FIELD", help="Top values of FIELD.")
+@click.option("--fields", "-f", metavar="A,B,...", help="Fields to show.")
+@click.option("--size", "-s", type=click.IntRange(0, None), default=10, show_default=True)
+@click.option("--range", "range_field", metavar="FIELD", help="Range filter on FIELD (--gte/--lte).")
+@click.option("--gte", metavar="VALUE", help="Lower bound of --range (inclusive).")
+@click.option("--lte", metavar="VALUE", help="Upper bound of --range (inclusive).")
+@click.option("--sort", default="@timestamp", show_default=True, metavar="FIELD")
+@click.option("--desc", is_flag=True, help="Sort descending (newest first).")
+@click.option("--and", "default_and", is_flag=True, help="Join bare terms with AND (Lucene: OR).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="json: one ECS document per line.",
+)
+@click.option("--list", "list_datasets", is_flag=True, help="List datasets with counts.")
+@pass_state
+def query(
+    state: _State,
+    lucene: str,
+    dataset: str | None,
+    count_only: bool,
+    terms_field: str | None,
+    fields: str | None,
+    size: int,
+    range_field: str | None,
+    gte: str | None,
+    lte: str | None,
+    sort: str,
+    desc: bool,
+    default_and: bool,
+    output: str,
+    list_datasets: bool,
+) -> None:
+    """Search the store with Lucene query syntax (what Kibana and query_string accept).
+
+    \b
+    Examples:
+      loglens query 'http.response.status_code:404 AND url.path:*wp-login*' --count
+      loglens query --terms source.ip --size 5
+      loglens query 'event.action:ssh_login AND event.outcome:failure' -f @timestamp,source.ip
+      loglens query '*' --range http.response.body.bytes --gte 100000 -o csv
+    """
+    from loglens.store import open_store
+
+    config = state.config()
+    text = lucene.strip() or "*"
+    if dataset:
+        text = f"({text}) AND event.dataset:{_lucene_term(dataset)}"
+    ranges: list[RangeFilter] = []
+    if range_field:
+        if gte is None and lte is None:
+            raise click.UsageError("--range needs --gte and/or --lte")
+        ranges.append(RangeFilter(range_field, gte, lte))
+    elif gte is not None or lte is not None:
+        raise click.UsageError("--gte/--lte need --range FIELD")
+    chosen = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
+    request = Query(
+        text=text,
+        ranges=ranges,
+        fields=chosen,
+        size=size,
+        sort=sort,
+        descending=desc,
+        default_operator="AND" if default_and else "OR",
+    )
+    out = sys.stdout
+    with open_store(config.store.url) as store:
+        if list_datasets:
+            _print_datasets(store.datasets(), output, out)
+        elif count_only:
+            out.write(f"{store.count(request)}\n")
+        elif terms_field:
+            result = store.terms(terms_field, request, size=size or 10)
+            rows = [{terms_field: b.value, "count": b.count} for b in result.buckets]
+            _emit(rows, [terms_field, "count"], output, out, right=["count"], nested=False)
+            if output == "table":
+                out.write(f"(other values: {result.other:,}; without the field: {result.missing:,})\n")
+        else:
+            table = store.search(request)
+            rows = table.to_pylist()
+            columns = chosen or _visible_columns(table.column_names, rows)
+            _emit(rows, columns, output, out, nested=chosen is None)
+
+
+def _lucene_term(value: str) -> str:
+    special = '+-&|!(){}[]^"~:\\/ '
+    return "".join("\\" + c if c in special else c for c in value)
+
+
+def _visible_columns(names: Sequence[str], rows: Sequence[dict[str, Any]]) -> list[str]:
+    columns = [c for c in _DEFAULT_COLUMNS if c in names]
+    if rows and all(r.get("message") is None for r in rows) and "event.original" in names:
+        columns = [c for c in columns if c != "message"] + ["event.original"]
+    return columns
+
+
+def _emit(
+    rows: list[dict[str, Any]],
+    columns: Sequence[str],
+    output: str,
+    out: TextIO,
+    *,
+    right: Sequence[str] = (),
+    nested: bool = True,
+) -> None:
+    if output == "json":
+        write_jsonl(rows, out, nested=nested)
+    elif output == "csv":
+        write_csv(rows, columns, out)
+    else:
+        write_table(rows, columns, out, right_align=right)
+
+
+def _print_datasets(infos: Sequence[Any], output: str, out: TextIO) -> None:
+    rows = [
+        {
+            "event.dataset": i.dataset,
+            "event.module": i.module,
+            "events": i.events,
+            "parse failures": i.failures,
+            "first": i.first,
+            "last": i.last,
+        }
+        for i in infos
+    ]
+    columns = ["event.dataset", "event.module", "events", "parse failures", "first", "last"]
+    _emit(rows, columns, output, out, right=["events", "parse failures"], nested=False)
+
+
+@cli.command()
+@pass_state
+def datasets(state: _State) -> None:
+    """List the datasets in the store with event counts and time ranges."""
+    from loglens.store import open_store
+
+    with open_store(state.config().store.url) as store:
+        _print_datasets(store.datasets(), "table", sys.stdout)
+
+
+@cli.command()
+def formats() -> None:
+    """List the log formats loglens reads (names for --format)."""
+    from loglens.parse.registry import all_parsers
+
+    rows = [{"format": p.name, "reads": p.description} for p in all_parsers()]
+    rows += [
+        {"format": "csv", "reads": "CSV/TSV table (columns mapped to ECS, see --map)"},
+        {"format": "parquet", "reads": "Parquet table"},
+        {"format": "xlsx", "reads": "Excel workbook (every sheet)"},
+    ]
+    write_table(rows, ["format", "reads"], sys.stdout, max_width=100)
+
+
+# --- generate and demo -------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--days", type=click.IntRange(1, 366), default=7, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--rate", type=float, default=1.0, show_default=True, help="Volume multiplier.")
+@click.option("--start", metavar="DATE", help="First day (UTC, YYYY-MM-DD); default: days ago.")
+@click.option(
+    "--incidents", metavar="KIND,...", help="Incident kinds to inject (default: all; 'none')."
+)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
+def generate(
+    days: int, seed: int, rate: float, start: str | None, incidents: str | None, out_dir: str
+) -> None:
+    """Write synthetic multi-source traffic with labelled incidents (labels.json) into OUT."""
+    result = _generate(Path(out_dir), days, seed, rate, start, incidents)
+    _print_generated(result, sys.stdout)
+
+
+def _generate(
+    out_dir: Path, days: int, seed: int, rate: float, start: str | None, incidents: str | None
+) -> Any:
+    from loglens.sources.generate import generate as run_generate
+
+    start_at = None
+    if start:
+        try:
+            start_at = datetime.fromisoformat(start).replace(tzinfo=UTC)
+        except ValueError:
+            raise click.BadParameter(f"{start!r} is not a date like 2024-03-01", param_hint="--start")
+    kinds = None
+    if incidents is not None:
+        kinds = [] if incidents.strip().lower() == "none" else [k.strip() for k in incidents.split(",") if k.strip()]
+    return run_generate(out_dir, days=days, seed=seed, rate=rate, start=start_at, incidents=kinds)
+
+
+def _print_generated(result: Any, out: TextIO) -> None:
+    out.write(f"generated {result.start:%Y-%m-%d} .. {result.end:%Y-%m-%d} into {result.out_dir}\n")
+    for f in result.files:
+        out.write(f"  {f.path}  {f.dataset}  {format_count(f.events)} events\n")
+    out.write(f"  {result.out_dir / 'labels.json'}  {len(result.incidents)} labelled incidents\n")
+    for inc in result.incidents:
+        out.write(f"    {inc.id} {inc.kind:<16} {inc.start:%a %Y-%m-%d %H:%M} – {inc.end:%H:%M} UTC\n")
+
+
+@cli.command()
+@click.option("--out", "out_dir", default="demo-out", show_default=True, type=click.Path())
+@click.option("--days", type=click.IntRange(1, 366), default=7, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--rate", type=float, default=1.0, show_default=True)
+@pass_state
+def demo(state: _State, out_dir: str, days: int, seed: int, rate: float) -> None:
+    """The main job on synthetic data: generate a week of traffic, ingest it, summarise it."""
+    from loglens.demo import run_demo
+
+    config = state.config()
+    run_demo(config, Path(out_dir), days=days, seed=seed, rate=rate, out=sys.stdout)
+
+
+@cli.command(name="config")
+@pass_state
+def show_config(state: _State) -> None:
+    """Show the effective configuration (file < environment < flags)."""
+    import dataclasses
+    import json
+
+    config = state.config()
+    sys.stdout.write(json.dumps(dataclasses.asdict(config), indent=2, default=list) + "\n")
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI; library errors become one-line messages and exit codes."""
+    debug = "--debug" in (argv if argv is not None else sys.argv)
+    try:
+        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_ERROR)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except LoglensError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)  # `loglens query ... | head` closed the pipe: not an error
+    except Exception as exc:  # an unexpected bug: say so plainly, traceback only on request
+        if debug:
+            traceback.print_exc()
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            err=True,
+        )
+        sys.exit(EXIT_ERROR)

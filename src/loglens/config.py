@@ -1,0 +1,300 @@
+"""One typed configuration: defaults < file (TOML, YAML or JSON) < ``LOGLENS_*`` env < CLI flags.
+
+Every value is validated once, here, and an invalid one gives a single ``ConfigError`` that names
+the key (``ingest.year: expected an integer between 1970 and 2100, got 'soon'``). Secrets (the
+pseudonymisation key, later cluster passwords) are read from the environment only: the config
+names the variable, never holds the secret.
+
+Environment overrides use the dotted key in upper case with ``__`` between levels:
+``LOGLENS_STORE__URL=duckdb:/tmp/x.duckdb``, ``LOGLENS_INGEST__YEAR=2024``. Two shortcuts exist
+for the commonest ones: ``LOGLENS_STORE`` (store.url) and ``LOGLENS_CONFIG`` (the file).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from loglens.errors import ConfigError
+
+DEFAULT_STORE_URL = "duckdb:.loglens/loglens.duckdb"
+DEFAULT_CONFIG_FILES = ("loglens.toml", "loglens.yaml", "loglens.yml", "loglens.json")
+
+# Private and special-purpose ranges (RFC 1918, 6598, 3927, 4193, loopback, link-local).
+DEFAULT_INTERNAL_CIDRS = (
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "::1/128",
+    "fc00::/7",
+    "fe80::/10",
+)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    url: str = DEFAULT_STORE_URL
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    format: str = "auto"
+    year: int | None = None
+    """Year for year-less timestamps (RFC 3164 syslog). None: resolve from the file's time."""
+    timezone: str = "UTC"
+    """Zone of timestamps that carry no offset (syslog RFC 3164, some CSVs)."""
+    batch_lines: int = 250_000
+    max_line_bytes: int = 1_048_576
+    source_key: str = ""
+    """Mixed into event ids; give two sources with identical lines different keys."""
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    internal_cidrs: tuple[str, ...] = DEFAULT_INTERNAL_CIDRS
+
+
+@dataclass(frozen=True)
+class PseudonymizeConfig:
+    enabled: bool = False
+    key_env: str = "LOGLENS_PSEUDONYM_KEY"
+    ip_fields: tuple[str, ...] = ("source.ip", "destination.ip", "host.ip")
+    name_fields: tuple[str, ...] = ("user.name", "host.name")
+
+
+@dataclass(frozen=True)
+class Config:
+    store: StoreConfig = field(default_factory=StoreConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    pseudonymize: PseudonymizeConfig = field(default_factory=PseudonymizeConfig)
+
+    def with_overrides(self, overrides: Mapping[str, object]) -> Config:
+        """A copy with dotted-key overrides applied (CLI flags); None values are ignored."""
+        return _apply(self, {k: v for k, v in overrides.items() if v is not None}, "flag")
+
+
+T = TypeVar("T")
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Config:
+    """Load and validate the configuration.
+
+    Args:
+        path: a TOML/YAML/JSON file; None looks for ``LOGLENS_CONFIG`` then ``loglens.toml`` (or
+            .yaml/.yml/.json) in the working directory, and uses defaults when none exists.
+        env: the environment to read ``LOGLENS_*`` overrides from (default ``os.environ``).
+        overrides: dotted keys from CLI flags, applied last.
+
+    Raises:
+        ConfigError: a file that cannot be read or parsed, an unknown key, or an invalid value.
+    """
+    environ = os.environ if env is None else env
+    config = Config()
+    file = _find_config_file(path, environ)
+    if file is not None:
+        config = _apply(config, _flatten(_read_file(file)), str(file))
+    config = _apply(config, _env_overrides(environ), "environment")
+    if overrides:
+        config = config.with_overrides(overrides)
+    return config
+
+
+def _find_config_file(path: str | Path | None, environ: Mapping[str, str]) -> Path | None:
+    if path is not None:
+        chosen = Path(path)
+        if not chosen.is_file():
+            raise ConfigError("config file not found", location=str(chosen))
+        return chosen
+    if environ.get("LOGLENS_CONFIG"):
+        return _find_config_file(environ["LOGLENS_CONFIG"], {})
+    for name in DEFAULT_CONFIG_FILES:
+        if Path(name).is_file():
+            return Path(name)
+    return None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file: {exc}", location=str(path)) from exc
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        elif suffix == ".json":
+            data = json.loads(text)
+        else:
+            data = tomllib.loads(text)
+    except Exception as exc:  # each parser has its own error type; all mean "not valid syntax"
+        raise ConfigError(f"invalid {suffix.lstrip('.') or 'toml'}: {exc}", location=str(path))
+    if not isinstance(data, dict):
+        raise ConfigError("the config file must hold a table of sections", location=str(path))
+    return data
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, object]:
+    overrides: dict[str, object] = {}
+    for name, value in environ.items():
+        if not name.startswith("LOGLENS_") or name in ("LOGLENS_CONFIG",):
+            continue
+        if name == "LOGLENS_STORE":
+            overrides["store.url"] = value
+            continue
+        key = name[len("LOGLENS_") :]
+        if "__" not in key:
+            continue  # secrets and other variables (LOGLENS_PSEUDONYM_KEY) are not config keys
+        overrides[key.lower().replace("__", ".")] = value
+    return overrides
+
+
+def _apply(config: Config, flat: Mapping[str, object], origin: str) -> Config:
+    sections: dict[str, dict[str, object]] = {}
+    for key, value in flat.items():
+        section, _, name = key.partition(".")
+        if not name or section not in _SECTIONS:
+            raise ConfigError(f"unknown config key (from {origin})", location=key)
+        sections.setdefault(section, {})[name] = value
+    for section, values in sections.items():
+        current = getattr(config, section)
+        config = replace(config, **{section: _apply_section(current, section, values, origin)})
+    return config
+
+
+def _apply_section(current: T, section: str, values: Mapping[str, object], origin: str) -> T:
+    assert is_dataclass(current)
+    known = {f.name for f in fields(current)}
+    changes: dict[str, object] = {}
+    for name, value in values.items():
+        key = f"{section}.{name}"
+        if name not in known:
+            raise ConfigError(f"unknown config key (from {origin})", location=key)
+        validator = _VALIDATORS[key]
+        try:
+            changes[name] = validator(value)
+        except ValueError as exc:
+            raise ConfigError(f"{exc} (from {origin}, got {value!r})", location=key) from None
+    return replace(current, **changes)  # type: ignore[type-var]
+
+
+def _as_int(low: int, high: int) -> Callable[[object], int]:
+    def check(value: object) -> int:
+        try:
+            number = int(str(value).strip()) if not isinstance(value, bool) else None
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            raise ValueError(f"expected an integer between {low} and {high}")
+        return number
+
+    return check
+
+
+def _as_optional_year(value: object) -> int | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
+        return None
+    return _as_int(1970, 2100)(value)
+
+
+def _as_str(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    return value
+
+
+def _as_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _as_str_tuple(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        items = [part.strip() for part in value.split(",") if part.strip()]
+    elif isinstance(value, list | tuple):
+        items = [str(part) for part in value]
+    else:
+        raise ValueError("expected a list of strings")
+    return tuple(items)
+
+
+def _as_cidrs(value: object) -> tuple[str, ...]:
+    cidrs = _as_str_tuple(value)
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise ValueError(f"{cidr!r} is not a CIDR network such as 10.0.0.0/8") from None
+    return cidrs
+
+
+def _as_timezone(value: object) -> str:
+    name = _as_str(value)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as UTC or Europe/Paris") from None
+    return name
+
+
+def _as_store_url(value: object) -> str:
+    url = _as_str(value).strip()
+    if not url:
+        raise ValueError("expected a store URL such as duckdb:PATH")
+    return url
+
+
+def _as_format(value: object) -> str:
+    return _as_str(value).strip().lower() or "auto"
+
+
+_SECTIONS = {"store", "ingest", "network", "pseudonymize"}
+
+_VALIDATORS: dict[str, Callable[[object], object]] = {
+    "store.url": _as_store_url,
+    "ingest.format": _as_format,
+    "ingest.year": _as_optional_year,
+    "ingest.timezone": _as_timezone,
+    "ingest.batch_lines": _as_int(100, 10_000_000),
+    "ingest.max_line_bytes": _as_int(1024, 256 * 1024 * 1024),
+    "ingest.source_key": _as_str,
+    "network.internal_cidrs": _as_cidrs,
+    "pseudonymize.enabled": _as_bool,
+    "pseudonymize.key_env": _as_str,
+    "pseudonymize.ip_fields": _as_str_tuple,
+    "pseudonymize.name_fields": _as_str_tuple,
+}

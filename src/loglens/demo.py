@@ -1,0 +1,87 @@
+"""The demo job: generate a week of synthetic traffic, ingest it, and show what is in the store.
+
+It is the quick start's first command and a smoke test of the whole path a user's data takes.
+Later stages (series, anomalies, report) join it as they are built.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TextIO
+
+from loglens.config import Config
+from loglens.output import format_count, write_table
+from loglens.pipeline import Pipeline
+from loglens.sources.generate import generate
+from loglens.store.base import Query
+
+SAMPLE_QUERIES: tuple[tuple[str, str], ...] = (
+    ("Failed SSH logins", "event.action:ssh_login AND event.outcome:failure"),
+    ("Web requests that hit a missing page", "http.response.status_code:404"),
+    ("WordPress login probes", "url.path:*wp-login*"),
+    ("IDS alerts", "event.kind:alert"),
+    ("Connections rejected by the target", "zeek.conn.conn_state:REJ"),
+)
+
+
+def run_demo(
+    config: Config, out_dir: Path, *, days: int, seed: int, rate: float, out: TextIO
+) -> None:
+    """Generate → ingest → summarise, printing as it goes."""
+    started = time.perf_counter()
+    result = generate(out_dir, days=days, seed=seed, rate=rate)
+    out.write(
+        f"1. generated {format_count(result.total_events)} events over {days} days "
+        f"({result.start:%Y-%m-%d} .. {result.end:%Y-%m-%d}) into {out_dir} "
+        f"with {len(result.incidents)} labelled incidents "
+        f"[{time.perf_counter() - started:.1f}s]\n"
+    )
+    step = time.perf_counter()
+    with Pipeline(config) as pipeline:
+        report = pipeline.ingest([str(out_dir)])
+        out.write(
+            f"2. ingested into {config.store.url}: read {format_count(report.total('records'))}, "
+            f"parsed {format_count(report.total('parsed'))}, "
+            f"stored raw {format_count(report.total('failed'))}, "
+            f"duplicates {format_count(report.total('duplicates'))} "
+            f"[{time.perf_counter() - step:.1f}s]\n"
+        )
+        for record in report.inputs:
+            balance = "ok" if record.balanced else "UNBALANCED"
+            out.write(
+                f"   {record.source}: {record.format}, {format_count(record.records)} records, "
+                f"{format_count(record.parsed)} new, {format_count(record.duplicates)} already "
+                f"stored, {format_count(record.failed)} raw  {balance}\n"
+            )
+        store = pipeline.store
+        out.write("\n3. events per dataset\n")
+        rows = [
+            {"dataset": d.dataset, "events": d.events, "parse failures": d.failures,
+             "first": d.first, "last": d.last}
+            for d in store.datasets()
+        ]  # fmt: skip
+        write_table(rows, ["dataset", "events", "parse failures", "first", "last"], out,
+                    right_align=["events", "parse failures"])  # fmt: skip
+        out.write("\n4. events per network protocol\n")
+        protocols = store.terms("network.protocol", Query(), size=20)
+        write_table(
+            [{"network.protocol": b.value, "events": b.count} for b in protocols.buckets],
+            ["network.protocol", "events"],
+            out,
+            right_align=["events"],
+        )
+        out.write("\n5. sample queries (loglens query '...' --count)\n")
+        for title, lucene in SAMPLE_QUERIES:
+            count = store.count(Query(text=lucene))
+            out.write(f"   {format_count(count):>9}  {title}: {lucene}\n")
+        top = store.terms("source.ip", Query(text="event.action:ssh_login AND event.outcome:failure"), 3)
+        if top.buckets:
+            names = ", ".join(f"{b.value} ({b.count:,})" for b in top.buckets)
+            out.write(f"   top sources of failed SSH logins: {names}\n")
+    labels = json.loads((out_dir / "labels.json").read_text(encoding="utf-8"))
+    out.write("\n6. ground truth in labels.json (what the anomaly detectors will be scored on)\n")
+    for incident in labels.get("incidents", []):
+        out.write(f"   {incident['kind']:<16} {incident['start']} .. {incident['end']}\n")
+    out.write(f"\ndone in {time.perf_counter() - started:.1f}s\n")

@@ -1,0 +1,469 @@
+"""The only module that wires stages together: sources → parse → normalise → store.
+
+Ingestion works batch by batch inside DuckDB: a batch of raw records is registered as an Arrow
+table, the parser's SQL turns it into ECS columns, one more statement adds ids, provenance,
+locality, registered domains and (optionally) pseudonyms, and the store writes it in one
+transaction. Python touches only distinct values (addresses, domains, names), never every line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from loglens.config import Config
+from loglens.errors import LoglensError, ParseError, SourceError
+from loglens.normalize import (
+    DIRECTION_SQL,
+    DomainResolver,
+    Locality,
+    Pseudonymizer,
+    event_id_sql,
+)
+from loglens.parse.base import ParseContext, Parser, Sample
+from loglens.parse.registry import detect_format, get_parser
+from loglens.schema import FIELDS, PARSE_FAILURE_TAG, quote_ident
+from loglens.sources.files import (
+    SAMPLE_RECORDS,
+    InputSource,
+    OpenedInput,
+    RecordBatch,
+    SkippedInput,
+    expand_inputs,
+)
+from loglens.store import open_store
+from loglens.store.base import IngestRecord, Store, WriteSummary
+
+TRUNCATED_TAG = "_truncated"
+TABLE_FORMATS = {"csv": "csv", "tsv": "csv", "parquet": "parquet", "xlsx": "xlsx", "excel": "xlsx"}
+
+# Free-text fields that may quote addresses or names and are scrubbed when pseudonymising.
+_SCRUBBED_TEXT = ("event.original", "message", "error.message", "url.original", "extra")
+_DOMAIN_FIELDS = {"url.registered_domain": "url.domain", "dns.question.registered_domain": "dns.question.name"}
+_IP_FIELDS = ("source.ip", "destination.ip")
+
+ProgressCallback = Callable[[IngestRecord], None]
+
+
+@dataclass
+class IngestReport:
+    """The accounting of one ``ingest`` call: one record per input, and what was skipped."""
+
+    inputs: list[IngestRecord] = field(default_factory=list)
+    skipped: list[SkippedInput] = field(default_factory=list)
+
+    def total(self, attribute: str) -> int:
+        return sum(int(getattr(record, attribute)) for record in self.inputs)
+
+    @property
+    def balanced(self) -> bool:
+        return all(record.balanced for record in self.inputs)
+
+
+class Pipeline:
+    """Runs loglens stages against one store with one configuration."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config = config
+        self._own_store = store is None
+        self.store: Store = store if store is not None else open_store(config.store.url)
+        self._env = os.environ if env is None else env
+        self._locality = Locality(config.network.internal_cidrs)
+        self._domains: DomainResolver | None = None
+        self._pseudonymizer: Pseudonymizer | None = None
+        if config.pseudonymize.enabled:
+            self._pseudonymizer = Pseudonymizer.from_environment(
+                self._env, config.pseudonymize.key_env
+            )
+
+    def close(self) -> None:
+        if self._own_store:
+            self.store.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- ingestion ---------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        specs: Sequence[str],
+        *,
+        fmt: str | None = None,
+        column_map: Mapping[str, str] | None = None,
+        on_input: ProgressCallback | None = None,
+    ) -> IngestReport:
+        """Ingest files, directories, globs or ``-`` (stdin) into the store.
+
+        Args:
+            specs: what the user named.
+            fmt: a parser or table format name to force; None/"auto" detects per input.
+            column_map: source column → ECS field, for tables and generic JSON.
+            on_input: called with each input's accounting when it is done.
+
+        Raises:
+            SourceError: a named input that does not exist or cannot be read.
+        """
+        inputs, skipped = expand_inputs(specs)
+        report = IngestReport(skipped=list(skipped))
+        chosen = fmt if fmt and fmt != "auto" else self.config.ingest.format
+        for source in inputs:
+            record = self._ingest_one(source, chosen, dict(column_map or {}))
+            if record is None:
+                report.skipped.append(
+                    SkippedInput(source.display, "no known log format detected (use --format)")
+                )
+                continue
+            report.inputs.append(record)
+            self.store.record_ingest(record)
+            if on_input is not None:
+                on_input(record)
+        return report
+
+    def _ingest_one(
+        self, source: InputSource, fmt: str, column_map: dict[str, str]
+    ) -> IngestRecord | None:
+        container = TABLE_FORMATS.get(fmt)
+        forced: Parser | None = None
+        if fmt != "auto":
+            forced = get_parser("table" if container else fmt)
+        started = datetime.now(UTC)
+        with OpenedInput(source, container=container) as opened:
+            batches = opened.batches(
+                max_line_bytes=self.config.ingest.max_line_bytes,
+                batch_records=self.config.ingest.batch_lines,
+            )
+            first = next(batches, None)
+            parser = forced or self._detect(opened, first)
+            if parser is None:
+                return None
+            if source.from_walk and parser.name == "text" and _suffix(source) != ".log":
+                return None  # a walk only takes unrecognised text when it is named like a log
+            record = IngestRecord(source.display, parser.name, opened.container, started=started)
+            ctx = self._context(opened, column_map, first)
+            if first is not None:
+                self._ingest_batches(_chain(first, batches), parser, ctx, record)
+        record.finished = datetime.now(UTC)
+        return record
+
+    def _detect(self, opened: OpenedInput, first: RecordBatch | None) -> Parser | None:
+        records = opened.sample()
+        if opened.container != "lines" and first is not None:
+            records = [r for r in first.raw.slice(0, SAMPLE_RECORDS * 2).to_pylist() if r.strip()]
+            records = records[:SAMPLE_RECORDS]
+        name = opened.source.path.name if opened.source.path else "-"
+        detection = detect_format(Sample(records, name, opened.container))
+        return detection.parser if detection else None
+
+    def _context(
+        self, opened: OpenedInput, column_map: dict[str, str], first: RecordBatch | None
+    ) -> ParseContext:
+        header: list[str] = []
+        if opened.container == "lines":
+            for line in opened.head.decode("utf-8", "replace").splitlines()[:64]:
+                if not line.startswith("#"):
+                    break
+                header.append(line)
+        return ParseContext(
+            source=opened.source.display,
+            reference_time=opened.mtime or datetime.now(UTC),
+            year=self.config.ingest.year,
+            timezone=self.config.ingest.timezone,
+            header=tuple(header),
+            column_map=column_map,
+        )
+
+    def _ingest_batches(
+        self,
+        batches: Iterator[RecordBatch],
+        parser: Parser,
+        ctx: ParseContext,
+        record: IngestRecord,
+    ) -> None:
+        con = self.store.staging_connection()
+        parser_sql = parser.sql(ctx)
+        for batch in batches:
+            con.register("_batch_arrow", batch.table())
+            con.register("_batch_errors", _errors_table(batch.errors))
+            con.register("_batch_truncated", _numbers_table(batch.truncated))
+            try:
+                counts, events_sql = self._stage(con, batch, parser, parser_sql, ctx)
+                summary: WriteSummary = self.store.write_staged(events_sql)
+            finally:
+                for name in ("_batch_arrow", "_batch_errors", "_batch_truncated"):
+                    con.unregister(name)
+            record.records += len(batch)
+            record.blank += counts["blank"]
+            record.headers += counts["headers"]
+            record.truncated += len(batch.truncated)
+            record.failed += summary.inserted_failures
+            record.parsed += summary.inserted - summary.inserted_failures
+            record.duplicates += summary.duplicates
+
+    # --- one batch ---------------------------------------------------------------------------
+
+    def _stage(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        batch: RecordBatch,
+        parser: Parser,
+        parser_sql: str,
+        ctx: ParseContext,
+    ) -> tuple[dict[str, int], str]:
+        """Parse one batch; return its skip counts and the SELECT of its canonical events.
+
+        Only the parser's output is materialised (it holds no raw text); the raw records stay in
+        the registered Arrow table until the store has written them.
+        """
+        reader_error = "e.reason" if batch.errors else "CAST(NULL AS VARCHAR)"
+        errors_join = "LEFT JOIN _batch_errors e USING (record_no)" if batch.errors else ""
+        con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW _batch_all AS
+                SELECT record_no, line_no, raw, regexp_full_match(raw, '\\s*') AS _blank,
+                       {reader_error} AS _reader_error
+                FROM _batch_arrow {errors_join}"""
+        )
+        con.execute(
+            """CREATE OR REPLACE TEMP VIEW batch AS
+               SELECT record_no, line_no, raw FROM _batch_all
+               WHERE NOT _blank AND _reader_error IS NULL"""
+        )
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _parsed AS {parser_sql}")
+        except duckdb.Error as exc:
+            raise ParseError(
+                f"the {parser.name} parser failed on this input: {exc}", location=ctx.source
+            ) from exc
+        produced = set(_columns(con, "_parsed"))
+        blank, expected, parsed_rows, headers = _counts(con, "_skip" in produced)
+        if parsed_rows != expected:
+            raise ParseError(
+                f"the {parser.name} parser returned {parsed_rows} rows for {expected} records",
+                location=ctx.source,
+            )
+        self._register_maps(con, produced)
+        events_sql = self._final_sql(produced, ctx, parser, truncated=bool(batch.truncated))
+        if self._pseudonymizer is not None:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _staged AS {events_sql}")
+            self._scrub_text(con)
+            events_sql = "SELECT * FROM _staged"
+        return {"blank": blank, "headers": headers}, events_sql
+
+    def _register_maps(self, con: duckdb.DuckDBPyConnection, produced: set[str]) -> None:
+        addresses = _distinct(con, [f for f in (*_IP_FIELDS, "host.ip") if f in produced])
+        con.register("_locality", self._locality.table(addresses))
+        names = _distinct(con, [src for src in _DOMAIN_FIELDS.values() if src in produced])
+        if self._domains is None and names:
+            self._domains = DomainResolver()
+        domains = self._domains.table(names) if self._domains else _empty_domain_table()
+        con.register("_domains", domains)
+        if self._pseudonymizer is not None:
+            cfg = self.config.pseudonymize
+            ips = _distinct(con, [f for f in cfg.ip_fields if f in produced])
+            names = _distinct(con, [f for f in cfg.name_fields if f in produced])
+            con.register("_pseudo_ip", self._pseudonymizer.ip_table(ips))
+            con.register("_pseudo_name", self._pseudonymizer.name_table(names))
+
+    def _final_sql(
+        self, produced: set[str], ctx: ParseContext, parser: Parser, *, truncated: bool
+    ) -> str:
+        parser_error = "p._error IS NOT NULL" if "_error" in produced else "false"
+        failed = f"(b._reader_error IS NOT NULL OR {parser_error})"
+        ingested = datetime.now(UTC).isoformat()
+        pseudo = self._pseudonymizer is not None
+        cfg = self.config.pseudonymize
+        joins = ["LEFT JOIN _parsed p USING (record_no)"]
+        if truncated:
+            joins.append("LEFT JOIN _batch_truncated t ON t.record_no = b.record_no")
+        if produced & set(_IP_FIELDS):
+            src = 'p."source.ip"' if "source.ip" in produced else "NULL"
+            dst = 'p."destination.ip"' if "destination.ip" in produced else "NULL"
+            joins.append(f"LEFT JOIN _locality src ON src.ip = {src}")
+            joins.append(f"LEFT JOIN _locality dst ON dst.ip = {dst}")
+        for target, origin in _DOMAIN_FIELDS.items():
+            if origin in produced:
+                alias = "dom_" + target.split(".")[0]
+                joins.append(f"LEFT JOIN _domains {alias} ON {alias}.name = p.{quote_ident(origin)}")
+        pseudo_fields: dict[str, str] = {}
+        if pseudo:
+            for index, name in enumerate(f for f in cfg.ip_fields if f in produced):
+                alias = f"pip{index}"
+                joins.append(f"LEFT JOIN _pseudo_ip {alias} ON {alias}.value = p.{quote_ident(name)}")
+                pseudo_fields[name] = f"{alias}.pseudonym"
+            for index, name in enumerate(f for f in cfg.name_fields if f in produced):
+                alias = f"pnm{index}"
+                joins.append(
+                    f"LEFT JOIN _pseudo_name {alias} ON {alias}.value = p.{quote_ident(name)}"
+                )
+                pseudo_fields[name] = f"{alias}.pseudonym"
+
+        def parsed(name: str) -> str:
+            return f"p.{quote_ident(name)}" if name in produced else "NULL"
+
+        module_default = f"'{parser.name}'"
+        exprs: dict[str, str] = {
+            "@timestamp": parsed("@timestamp"),
+            "event.id": event_id_sql(self.config.ingest.source_key, "b.record_no", "b.raw"),
+            "event.kind": f"CASE WHEN {failed} THEN 'pipeline_error' ELSE coalesce({parsed('event.kind')}, 'event') END",
+            "event.module": f"coalesce({parsed('event.module')}, {module_default})",
+            "event.dataset": parsed("event.dataset"),
+            "event.original": "b.raw",
+            "event.ingested": f"'{ingested}'",
+            "log.file.path": _sql_literal(ctx.source),
+            "log.file.line": "b.line_no",
+            "error.message": f"coalesce(b._reader_error, {parsed('_error')})",
+            "tags": _tags_sql(failed, parsed("tags"), truncated),
+        }
+        if produced & set(_IP_FIELDS):
+            exprs["network.direction"] = f"coalesce({parsed('network.direction')}, {DIRECTION_SQL})"
+        for target, origin in _DOMAIN_FIELDS.items():
+            if origin in produced:
+                alias = "dom_" + target.split(".")[0]
+                exprs[target] = f"coalesce({parsed(target)}, {alias}.registered)"
+        kept_on_failure = {"@timestamp", "event.module", "event.dataset"}
+        columns = []
+        for f in FIELDS:
+            if f.name in exprs:
+                expr = exprs[f.name]  # computed for every record, failed or not
+            elif f.name in produced:
+                expr = parsed(f.name)
+            else:
+                expr = "NULL"
+            if f.name in pseudo_fields:
+                # Never fall back to the real value: a value without a pseudonym is dropped.
+                expr = f"CASE WHEN {expr} IS NULL THEN NULL ELSE {pseudo_fields[f.name]} END"
+            derived = f.name == "network.direction" or f.name in _DOMAIN_FIELDS
+            if expr != "NULL" and f.name not in kept_on_failure and (f.name not in exprs or derived):
+                expr = f"CASE WHEN {failed} THEN NULL ELSE {expr} END"
+            columns.append(f"CAST({expr} AS {f.sql_type}) AS {quote_ident(f.name)}")
+        skip = "coalesce(p._skip, false)" if "_skip" in produced else "false"
+        return (
+            f"SELECT b.record_no AS _record_no, {', '.join(columns)}, {failed} AS _failed "
+            f"FROM _batch_all b {' '.join(joins)} "
+            f"WHERE NOT b._blank AND NOT {skip}"
+        )
+
+    def _scrub_text(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Replace addresses and known names inside free text (pseudonymisation only)."""
+        assert self._pseudonymizer is not None
+        names = {}
+        if self.config.pseudonymize.name_fields:
+            table = con.execute("SELECT value, pseudonym FROM _pseudo_name").fetchall()
+            names = {str(v): str(p) for v, p in table}
+        columns = ", ".join(quote_ident(c) for c in _SCRUBBED_TEXT)
+        data = con.sql(f"SELECT _record_no, {columns} FROM _staged").to_arrow_table()
+        scrubbed = {"_record_no": data.column("_record_no")}
+        for name in _SCRUBBED_TEXT:
+            values = data.column(name).to_pylist()
+            scrubbed[name] = pa.array(
+                [self._pseudonymizer.scrub(v, names) for v in values], type=pa.string()
+            )
+        con.register("_scrubbed", pa.table(scrubbed))
+        try:
+            replaced = ", ".join(f"s2.{quote_ident(c)} AS {quote_ident(c)}" for c in _SCRUBBED_TEXT)
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _staged AS
+                    SELECT s.* REPLACE ({replaced})
+                    FROM _staged s JOIN _scrubbed s2 USING (_record_no)"""
+            )
+        finally:
+            con.unregister("_scrubbed")
+
+
+def _tags_sql(failed: str, parsed_tags: str, truncated: bool) -> str:
+    """Parser tags, or the parse-failure tag; plus ``_truncated`` for lines cut at the limit."""
+    base = f"CASE WHEN {failed} THEN ['{PARSE_FAILURE_TAG}'] ELSE {parsed_tags} END"
+    if not truncated:
+        return base
+    return (
+        f"CASE WHEN t.record_no IS NULL THEN {base} "
+        f"ELSE list_distinct(list_concat(coalesce({base}, []), ['{TRUNCATED_TAG}'])) END"
+    )
+
+
+def _chain(first: RecordBatch, rest: Iterator[RecordBatch]) -> Iterator[RecordBatch]:
+    yield first
+    yield from rest
+
+
+def _suffix(source: InputSource) -> str:
+    if source.path is None:
+        return ""
+    suffixes = [s.lower() for s in source.path.suffixes if s.lower() not in (".gz", ".bz2", ".xz")]
+    if suffixes and suffixes[-1] == ".log":
+        return ".log"
+    name = source.path.name.lower()
+    return ".log" if ".log." in name or name.endswith(".log") else (suffixes[-1] if suffixes else "")
+
+
+def _sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _errors_table(errors: Mapping[int, str]) -> pa.Table:
+    return pa.table(
+        {
+            "record_no": pa.array(list(errors), type=pa.int64()),
+            "reason": pa.array(list(errors.values()), type=pa.string()),
+        }
+    )
+
+
+def _numbers_table(numbers: frozenset[int]) -> pa.Table:
+    return pa.table({"record_no": pa.array(sorted(numbers), type=pa.int64())})
+
+
+def _empty_domain_table() -> pa.Table:
+    return pa.table({"name": pa.array([], pa.string()), "registered": pa.array([], pa.string())})
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [row[0] for row in con.execute(f"DESCRIBE {quote_ident(table)}").fetchall()]
+
+
+def _counts(con: duckdb.DuckDBPyConnection, has_skip: bool) -> tuple[int, int, int, int]:
+    row = con.execute(
+        "SELECT count(*) FILTER (WHERE _blank), "
+        "count(*) FILTER (WHERE NOT _blank AND _reader_error IS NULL) FROM _batch_all"
+    ).fetchone()
+    skip = "count(*) FILTER (WHERE _skip)" if has_skip else "0"
+    parsed = con.execute(f"SELECT count(*), {skip} FROM _parsed").fetchone()
+    assert row is not None and parsed is not None
+    return int(row[0]), int(row[1]), int(parsed[0]), int(parsed[1])
+
+
+def _distinct(con: duckdb.DuckDBPyConnection, fields: Sequence[str]) -> list[str]:
+    if not fields:
+        return []
+    union = " UNION ".join(
+        f"SELECT DISTINCT CAST({quote_ident(f)} AS VARCHAR) AS v FROM _parsed" for f in fields
+    )
+    return [row[0] for row in con.execute(f"SELECT v FROM ({union}) WHERE v IS NOT NULL").fetchall()]
+
+
+def ingest_paths(
+    paths: Sequence[str | Path], config: Config | None = None, **kwargs: object
+) -> IngestReport:
+    """Convenience for the Python API: ingest ``paths`` with ``config`` (defaults if None)."""
+    from loglens.config import load_config
+
+    with Pipeline(config or load_config()) as pipeline:
+        return pipeline.ingest([str(p) for p in paths], **kwargs)  # type: ignore[arg-type]
+
+
+__all__ = ["IngestReport", "LoglensError", "Pipeline", "SourceError", "ingest_paths"]

@@ -1,0 +1,154 @@
+"""The store protocol and the request objects every backend understands.
+
+A store keeps canonical events (schema.py) and answers searches. The embedded default is DuckDB
+(``duckdb:PATH``); the cluster backends (Elasticsearch/OpenSearch) implement the same protocol.
+No SQL or query DSL appears outside ``loglens.store``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import duckdb
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class WriteSummary:
+    """What a write did: new events (of which parse failures) and records already stored."""
+
+    inserted: int = 0
+    inserted_failures: int = 0
+    duplicates: int = 0
+
+    def __add__(self, other: WriteSummary) -> WriteSummary:
+        return WriteSummary(
+            self.inserted + other.inserted,
+            self.inserted_failures + other.inserted_failures,
+            self.duplicates + other.duplicates,
+        )
+
+
+@dataclass(frozen=True)
+class RangeFilter:
+    """``field`` between ``gte`` and ``lte`` (either open); values as the user typed them."""
+
+    field: str
+    gte: str | None = None
+    lte: str | None = None
+
+    def as_lucene(self) -> str:
+        low = self.gte if self.gte is not None else "*"
+        high = self.lte if self.lte is not None else "*"
+        return f"{_lucene_field(self.field)}:[{_lucene_value(low)} TO {_lucene_value(high)}]"
+
+
+def _lucene_field(name: str) -> str:
+    return name.replace("@", "\\@") if name.startswith("@") else name
+
+
+def _lucene_value(value: str) -> str:
+    if value == "*":
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True)
+class Query:
+    """A search: Lucene text plus structured filters, projection, order and size."""
+
+    text: str = "*"
+    ranges: Sequence[RangeFilter] = ()
+    fields: Sequence[str] | None = None  # None: every non-empty column
+    size: int | None = 10  # None: no limit
+    sort: str = "@timestamp"
+    descending: bool = False
+    default_operator: str = "OR"
+    start: datetime | None = None  # shorthand for a range on @timestamp (start inclusive)
+    end: datetime | None = None  # end exclusive
+
+
+@dataclass(frozen=True)
+class TermsBucket:
+    value: object
+    count: int
+
+
+@dataclass(frozen=True)
+class TermsResult:
+    field: str
+    buckets: list[TermsBucket]
+    other: int  # events with other values beyond the top buckets
+    missing: int  # events without the field
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    dataset: str | None
+    module: str | None
+    events: int
+    failures: int
+    first: datetime | None
+    last: datetime | None
+
+
+@dataclass
+class IngestRecord:
+    """The accounting of one input, as ``loglens ingest`` prints it and the store keeps it."""
+
+    source: str
+    format: str
+    container: str
+    records: int = 0
+    parsed: int = 0
+    failed: int = 0
+    duplicates: int = 0
+    blank: int = 0
+    headers: int = 0
+    truncated: int = 0
+    started: datetime | None = None
+    finished: datetime | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def balanced(self) -> bool:
+        """Every record is accounted for exactly once."""
+        return self.records == (
+            self.parsed + self.failed + self.duplicates + self.blank + self.headers
+        )
+
+
+class Store(Protocol):
+    """What every backend offers."""
+
+    url: str
+
+    def staging_connection(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection parsers run in (the store's own for DuckDB)."""
+        ...
+
+    def write_staged(self, events_sql: str) -> WriteSummary:
+        """Store the rows of a SELECT run on the staging connection (canonical columns and
+        ``_failed``); rows whose ``event.id`` is already stored are counted as duplicates."""
+        ...
+
+    def write(self, events: pa.Table) -> WriteSummary:
+        """Store canonical events given as Arrow; duplicates (same event.id) are skipped."""
+        ...
+
+    def record_ingest(self, record: IngestRecord) -> None: ...
+
+    def search(self, query: Query) -> pa.Table: ...
+
+    def count(self, query: Query) -> int: ...
+
+    def terms(self, field: str, query: Query, size: int = 10) -> TermsResult: ...
+
+    def datasets(self) -> list[DatasetInfo]: ...
+
+    def tag(self, event_ids: Sequence[str], tags: Sequence[str]) -> int: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,336 @@
+"""The embedded store: one DuckDB file (``.loglens/loglens.duckdb`` unless configured).
+
+Writes are transactions of one batch each, so an ingest killed midway leaves whole batches and
+a re-run completes it: the deterministic ``event.id`` makes re-written records duplicates, which
+are counted and skipped, never stored twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from loglens import schema
+from loglens.errors import QueryError, StoreError
+from loglens.query import install_sql_functions, to_duckdb_sql
+from loglens.schema import FIELD_BY_NAME, FIELDS, Kind, quote_ident
+from loglens.store.base import (
+    DatasetInfo,
+    IngestRecord,
+    Query,
+    TermsBucket,
+    TermsResult,
+    WriteSummary,
+)
+
+SCHEMA_VERSION = "1"
+
+_EVENTS_DDL = "CREATE TABLE IF NOT EXISTS events ({})".format(
+    ", ".join(f"{quote_ident(f.name)} {f.sql_type}" for f in FIELDS)
+)
+_INGEST_DDL = """
+CREATE TABLE IF NOT EXISTS ingest_files (
+    source VARCHAR, format VARCHAR, container VARCHAR, records BIGINT, parsed BIGINT,
+    failed BIGINT, duplicates BIGINT, blank BIGINT, headers BIGINT, truncated BIGINT,
+    started TIMESTAMPTZ, finished TIMESTAMPTZ, notes VARCHAR[]
+)"""
+_META_DDL = "CREATE TABLE IF NOT EXISTS loglens_meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
+
+_COLUMN_LIST = ", ".join(quote_ident(f.name) for f in FIELDS)
+
+
+class DuckDBStore:
+    """Canonical events in a DuckDB database file (or in memory with ``duckdb::memory:``)."""
+
+    def __init__(self, path: str, *, url: str | None = None, read_only: bool = False) -> None:
+        self.path = path
+        self.url = url or f"duckdb:{path}"
+        if path != ":memory:" and not read_only:
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the store's folder: {exc}", location=self.url)
+        try:
+            self.con = duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" in text.lower():
+                raise StoreError(
+                    "the store is in use by another process (DuckDB allows one writer); "
+                    "wait for it to finish or use another --store",
+                    location=self.url,
+                ) from exc
+            raise StoreError(f"cannot open the store: {text}", location=self.url) from exc
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open the store: {exc}", location=self.url) from exc
+        self._run("SET TimeZone = 'UTC'")
+        self._run("SET checkpoint_threshold = '256MB'")
+        self._run("SET preserve_insertion_order = false")
+        if not read_only:
+            self._create_schema()
+        install_sql_functions(self.con)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def _create_schema(self) -> None:
+        self._run(_EVENTS_DDL)
+        self._run(_INGEST_DDL)
+        self._run(_META_DDL)
+        existing = {
+            row[0]
+            for row in self.con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'events'"
+            ).fetchall()
+        }
+        for f in FIELDS:  # a store made by an older loglens gains the new columns
+            if f.name not in existing:
+                self._run(f"ALTER TABLE events ADD COLUMN {quote_ident(f.name)} {f.sql_type}")
+        self._run("INSERT OR IGNORE INTO loglens_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+
+    def _run(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        """Execute and consume the result (DuckDB wants results finished before other work)."""
+        return self.con.execute(sql, list(params)).fetchall()
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        except duckdb.Error:
+            pass
+
+    def __enter__(self) -> DuckDBStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def staging_connection(self) -> duckdb.DuckDBPyConnection:
+        return self.con
+
+    def write_staged(self, events_sql: str) -> WriteSummary:
+        """Insert the new rows of ``events_sql`` (run on this connection) in one transaction.
+
+        The ids are computed once into a small table with a duplicate flag; the insert then
+        takes the rows whose id is new, so the events table is scanned for ids only once.
+        """
+        con = self.con
+        try:
+            con.execute("BEGIN TRANSACTION")
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _write_ids AS
+                    WITH ids AS (SELECT "event.id" AS id, _failed FROM ({events_sql}))
+                    SELECT ids.*, ids.id IN (SELECT "event.id" FROM events) AS dup FROM ids"""
+            )
+            counts = con.execute(
+                """SELECT count(*) FILTER (WHERE dup),
+                          count(*) FILTER (WHERE _failed AND NOT dup)
+                   FROM _write_ids"""
+            ).fetchall()
+            inserted = con.execute(
+                f"""INSERT INTO events ({_COLUMN_LIST})
+                    SELECT {_COLUMN_LIST} FROM ({events_sql}) s
+                    SEMI JOIN (SELECT id FROM _write_ids WHERE NOT dup) w
+                        ON w.id = s."event.id" """
+            ).fetchall()
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            _rollback(con)
+            raise StoreError(f"write failed: {exc}", location=self.url) from exc
+        duplicates, new_failures = counts[0]
+        return WriteSummary(
+            inserted=int(inserted[0][0]) if inserted else 0,
+            inserted_failures=int(new_failures),
+            duplicates=int(duplicates),
+        )
+
+    def write(self, events: pa.Table) -> WriteSummary:
+        """Store events given as Arrow (columns by ECS name; missing ones are NULL)."""
+        selected = []
+        for f in FIELDS:
+            if f.name in events.column_names:
+                selected.append(f"CAST({quote_ident(f.name)} AS {f.sql_type})")
+            else:
+                selected.append(f"CAST(NULL AS {f.sql_type})")
+        self.con.register("_incoming", events)
+        try:
+            self._run(
+                f"""CREATE OR REPLACE TEMP TABLE _incoming_staged AS
+                    SELECT {", ".join(f"{expr} AS {quote_ident(f.name)}" for expr, f in zip(selected, FIELDS, strict=True))},
+                           coalesce(list_contains("tags", {_sql_str(schema.PARSE_FAILURE_TAG)}), false) AS _failed
+                    FROM _incoming"""
+            )
+        except duckdb.Error as exc:
+            raise StoreError(f"events do not fit the schema: {exc}", location=self.url) from exc
+        finally:
+            self.con.unregister("_incoming")
+        return self.write_staged("SELECT * FROM _incoming_staged")
+
+    def record_ingest(self, record: IngestRecord) -> None:
+        self._run(
+            "INSERT INTO ingest_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                record.source, record.format, record.container, record.records, record.parsed,
+                record.failed, record.duplicates, record.blank, record.headers, record.truncated,
+                record.started, record.finished or datetime.now(UTC), record.notes,
+            ],
+        )  # fmt: skip
+
+    def tag(self, event_ids: Sequence[str], tags: Sequence[str]) -> int:
+        if not event_ids or not tags:
+            return 0
+        ids = pa.table({"id": pa.array(list(event_ids), type=pa.string())})
+        self.con.register("_tag_ids", ids)
+        try:
+            row = self.con.execute(
+                """UPDATE events SET tags = list_distinct(list_concat(coalesce(tags, []), ?))
+                   WHERE "event.id" IN (SELECT id FROM _tag_ids)""",
+                [list(tags)],
+            ).fetchone()
+        finally:
+            self.con.unregister("_tag_ids")
+        return int(row[0]) if row else 0
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def _where(self, query: Query) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        predicate = to_duckdb_sql(query.text or "*", default_operator=query.default_operator)
+        clauses.append(f"({predicate.sql})")
+        params.extend(predicate.params)
+        for rng in query.ranges:
+            if rng.field not in FIELD_BY_NAME and not _is_extra_name(rng.field):
+                raise QueryError(f"unknown field {rng.field!r} in a range filter")
+            ranged = to_duckdb_sql(rng.as_lucene())
+            clauses.append(f"({ranged.sql})")
+            params.extend(ranged.params)
+        if query.start is not None:
+            clauses.append('"@timestamp" >= ?')
+            params.append(query.start)
+        if query.end is not None:
+            clauses.append('"@timestamp" < ?')
+            params.append(query.end)
+        return " AND ".join(clauses), params
+
+    def search(self, query: Query) -> pa.Table:
+        where, params = self._where(query)
+        columns = _projection(query.fields)
+        sort = query.sort or "@timestamp"
+        if sort not in FIELD_BY_NAME:
+            raise QueryError(f"cannot sort by {sort!r}: not a field of the schema")
+        order = "DESC" if query.descending else "ASC"
+        limit = f" LIMIT {int(query.size)}" if query.size is not None else ""
+        sql = (
+            f"SELECT {columns} FROM events WHERE {where} "
+            f'ORDER BY {quote_ident(sort)} {order} NULLS LAST, "log.file.path", "log.file.line"'
+            f"{limit}"
+        )
+        return self._arrow(sql, params)
+
+    def count(self, query: Query) -> int:
+        where, params = self._where(query)
+        row = self._fetchone(f"SELECT count(*) FROM events WHERE {where}", params)
+        return int(row[0]) if row else 0
+
+    def terms(self, field: str, query: Query, size: int = 10) -> TermsResult:
+        where, params = self._where(query)
+        expr, is_list = _field_expr(field)
+        value = "v" if not is_list else "unnest(v)"
+        base = f"SELECT {expr} AS v FROM events WHERE {where}"
+        if is_list:
+            base = f"SELECT {value} AS v FROM ({base})"
+        rows = self._fetchall(
+            f"""WITH vals AS ({base})
+                SELECT v, count(*) AS n FROM vals WHERE v IS NOT NULL
+                GROUP BY v ORDER BY n DESC, v LIMIT {int(size)}""",
+            params,
+        )
+        totals = self._fetchone(
+            f"WITH vals AS ({base}) SELECT count(v), count(*) - count(v) FROM vals", params
+        )
+        present, missing = (int(totals[0]), int(totals[1])) if totals else (0, 0)
+        buckets = [TermsBucket(v, int(n)) for v, n in rows]
+        return TermsResult(field, buckets, present - sum(b.count for b in buckets), missing)
+
+    def datasets(self) -> list[DatasetInfo]:
+        rows = self._fetchall(
+            f"""SELECT "event.dataset", "event.module", count(*),
+                       count(*) FILTER (WHERE list_contains(tags, {_sql_str(schema.PARSE_FAILURE_TAG)})),
+                       min("@timestamp"), max("@timestamp")
+                FROM events GROUP BY ALL ORDER BY 3 DESC, 1""",
+            [],
+        )
+        return [DatasetInfo(d, m, int(n), int(f), _utc(a), _utc(b)) for d, m, n, f, a, b in rows]
+
+    def ingest_history(self, limit: int = 50) -> pa.Table:
+        return self._arrow(
+            f"SELECT * FROM ingest_files ORDER BY finished DESC LIMIT {int(limit)}", []
+        )
+
+    def sql(self, statement: str, params: Sequence[object] = ()) -> pa.Table:
+        """Run read-only SQL against the store (for the Python API and tests)."""
+        return self._arrow(statement, list(params))
+
+    def _arrow(self, sql: str, params: list[object]) -> pa.Table:
+        try:
+            return self.con.sql(sql, params=params).to_arrow_table()
+        except duckdb.Error as exc:
+            raise QueryError(f"the store could not run the query: {exc}") from exc
+
+    def _fetchall(self, sql: str, params: list[object]) -> list[tuple[object, ...]]:
+        try:
+            return self.con.execute(sql, params).fetchall()
+        except duckdb.Error as exc:
+            raise QueryError(f"the store could not run the query: {exc}") from exc
+
+    def _fetchone(self, sql: str, params: list[object]) -> tuple[object, ...] | None:
+        rows = self._fetchall(sql, params)
+        return rows[0] if rows else None
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _utc(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return None
+
+
+def _is_extra_name(name: str) -> bool:
+    return bool(name) and all(c.isalnum() or c in "_@.-" for c in name)
+
+
+def _field_expr(field: str) -> tuple[str, bool]:
+    """SQL for a field's value, and whether it is a list (tags)."""
+    known = FIELD_BY_NAME.get(field)
+    if known is not None:
+        if known.kind is Kind.JSON:
+            raise QueryError(f"{field!r} holds whole objects; name one of its keys instead")
+        return quote_ident(field), known.kind is Kind.KEYWORD_LIST
+    if not _is_extra_name(field):
+        raise QueryError(f"{field!r} is not a valid field name")
+    return f"json_extract_string(\"extra\", '$.\"{field}\"')", False
+
+
+def _projection(fields: Sequence[str] | None) -> str:
+    if not fields:
+        return "*"
+    parts = []
+    for name in fields:
+        expr, _ = _field_expr(name) if name != "extra" else (quote_ident("extra"), False)
+        parts.append(f"{expr} AS {quote_ident(name)}")
+    return ", ".join(parts)

@@ -1,0 +1,42 @@
+"""Run one parser's SQL over a list of records, the way the pipeline does, without a store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from loglens.parse.base import ParseContext, Parser, Sample
+
+
+def sample(records: Sequence[str], name: str = "test.log", container: str = "lines") -> Sample:
+    return Sample([r for r in records if r.strip()][:40], name, container)
+
+
+def run_parser(
+    parser: Parser, records: Sequence[str], ctx: ParseContext | None = None
+) -> list[dict[str, Any]]:
+    """Rows (dicts keyed by output column) for each record, in record order.
+
+    Checks the contract on the way: one output row per input record, record_no preserved.
+    """
+    ctx = ctx or ParseContext(source="test.log", reference_time=datetime(2024, 6, 1, tzinfo=UTC))
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    table = pa.table(
+        {
+            "record_no": pa.array(range(1, len(records) + 1), type=pa.int64()),
+            "line_no": pa.array(range(1, len(records) + 1), type=pa.int64()),
+            "raw": pa.array(list(records), type=pa.large_string()),
+        }
+    )
+    con.register("batch", table)
+    result = con.execute(f"SELECT * FROM ({parser.sql(ctx)}) ORDER BY record_no")
+    names = [d[0] for d in result.description]
+    rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+    assert [r["record_no"] for r in rows] == list(range(1, len(records) + 1)), "one row per record"
+    con.close()
+    return rows
