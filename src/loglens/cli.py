@@ -170,12 +170,16 @@ _DEFAULT_COLUMNS = ("@timestamp", "event.dataset", "source.ip", "message")
 
 @cli.command()
 @click.argument("lucene", required=False, default="*")
-@click.option("--dataset", "-i", "dataset", metavar="PATTERN", help="Only these datasets (wildcards).")
+@click.option(
+    "--dataset", "-i", "dataset", metavar="PATTERN", help="Only these datasets (wildcards)."
+)
 @click.option("--count", "-c", "count_only", is_flag=True, help="Print only the number of matches.")
 @click.option("--terms", "-t", "terms_field", metavar="FIELD", help="Top values of FIELD.")
 @click.option("--fields", "-f", metavar="A,B,...", help="Fields to show.")
 @click.option("--size", "-s", type=click.IntRange(0, None), default=10, show_default=True)
-@click.option("--range", "range_field", metavar="FIELD", help="Range filter on FIELD (--gte/--lte).")
+@click.option(
+    "--range", "range_field", metavar="FIELD", help="Range filter on FIELD (--gte/--lte)."
+)
 @click.option("--gte", metavar="VALUE", help="Lower bound of --range (inclusive).")
 @click.option("--lte", metavar="VALUE", help="Upper bound of --range (inclusive).")
 @click.option("--sort", default="@timestamp", show_default=True, metavar="FIELD")
@@ -251,7 +255,9 @@ def query(
             rows = [{terms_field: b.value, "count": b.count} for b in result.buckets]
             _emit(rows, [terms_field, "count"], output, out, right=["count"], nested=False)
             if output == "table":
-                out.write(f"(other values: {result.other:,}; without the field: {result.missing:,})\n")
+                out.write(
+                    f"(other values: {result.other:,}; without the field: {result.missing:,})\n"
+                )
         else:
             table = store.search(request)
             rows = table.to_pylist()
@@ -358,10 +364,16 @@ def _generate(
         try:
             start_at = datetime.fromisoformat(start).replace(tzinfo=UTC)
         except ValueError:
-            raise click.BadParameter(f"{start!r} is not a date like 2024-03-01", param_hint="--start")
+            raise click.BadParameter(
+                f"{start!r} is not a date like 2024-03-01", param_hint="--start"
+            ) from None
     kinds = None
     if incidents is not None:
-        kinds = [] if incidents.strip().lower() == "none" else [k.strip() for k in incidents.split(",") if k.strip()]
+        kinds = (
+            []
+            if incidents.strip().lower() == "none"
+            else [k.strip() for k in incidents.split(",") if k.strip()]
+        )
     return run_generate(out_dir, days=days, seed=seed, rate=rate, start=start_at, incidents=kinds)
 
 
@@ -371,7 +383,9 @@ def _print_generated(result: Any, out: TextIO) -> None:
         out.write(f"  {f.path}  {f.dataset}  {format_count(f.events)} events\n")
     out.write(f"  {result.out_dir / 'labels.json'}  {len(result.incidents)} labelled incidents\n")
     for inc in result.incidents:
-        out.write(f"    {inc.id} {inc.kind:<16} {inc.start:%a %Y-%m-%d %H:%M} – {inc.end:%H:%M} UTC\n")
+        out.write(
+            f"    {inc.id} {inc.kind:<16} {inc.start:%a %Y-%m-%d %H:%M} – {inc.end:%H:%M} UTC\n"
+        )
 
 
 @cli.command()

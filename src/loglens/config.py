@@ -145,7 +145,8 @@ def _read_file(path: Path) -> dict[str, Any]:
         else:
             data = tomllib.loads(text)
     except Exception as exc:  # each parser has its own error type; all mean "not valid syntax"
-        raise ConfigError(f"invalid {suffix.lstrip('.') or 'toml'}: {exc}", location=str(path))
+        kind = suffix.lstrip(".") or "toml"
+        raise ConfigError(f"invalid {kind}: {exc}", location=str(path)) from exc
     if not isinstance(data, dict):
         raise ConfigError("the config file must hold a table of sections", location=str(path))
     return data

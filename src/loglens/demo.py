@@ -76,7 +76,9 @@ def run_demo(
         for title, lucene in SAMPLE_QUERIES:
             count = store.count(Query(text=lucene))
             out.write(f"   {format_count(count):>9}  {title}: {lucene}\n")
-        top = store.terms("source.ip", Query(text="event.action:ssh_login AND event.outcome:failure"), 3)
+        top = store.terms(
+            "source.ip", Query(text="event.action:ssh_login AND event.outcome:failure"), 3
+        )
         if top.buckets:
             names = ", ".join(f"{b.value} ({b.count:,})" for b in top.buckets)
             out.write(f"   top sources of failed SSH logins: {names}\n")

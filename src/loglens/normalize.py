@@ -52,14 +52,30 @@ class Locality:
         return _is_internal(address, tuple(self.networks))
 
     def table(self, addresses: Iterable[str]) -> pa.Table:
-        """(ip, internal) for each distinct address; non-addresses map to NULL."""
+        """(ip, canonical, internal) for each distinct value; non-addresses get NULLs.
+
+        The canonical spelling (``2001:db8::1``, not ``2001:0DB8:0:0::1``) is what the store
+        keeps, so equality queries on addresses match however the source wrote them.
+        """
         values = sorted({a for a in addresses if a})
         return pa.table(
             {
                 "ip": pa.array(values, type=pa.string()),
+                "canonical": pa.array([canonical_ip(v) for v in values], type=pa.string()),
                 "internal": pa.array([self.is_internal(v) for v in values], type=pa.bool_()),
             }
         )
+
+
+def canonical_ip(value: str) -> str | None:
+    """The canonical text of an address (IPv4-mapped IPv6 as dotted IPv4), else None."""
+    try:
+        ip = ipaddress.ip_address(value.strip("[]").split("%")[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
 
 
 @lru_cache(maxsize=200_000)

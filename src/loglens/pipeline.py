@@ -45,8 +45,11 @@ TABLE_FORMATS = {"csv": "csv", "tsv": "csv", "parquet": "parquet", "xlsx": "xlsx
 
 # Free-text fields that may quote addresses or names and are scrubbed when pseudonymising.
 _SCRUBBED_TEXT = ("event.original", "message", "error.message", "url.original", "extra")
-_DOMAIN_FIELDS = {"url.registered_domain": "url.domain", "dns.question.registered_domain": "dns.question.name"}
-_IP_FIELDS = ("source.ip", "destination.ip")
+_DOMAIN_FIELDS = {
+    "url.registered_domain": "url.domain",
+    "dns.question.registered_domain": "dns.question.name",
+}
+_IP_FIELDS = {"source.ip": "src", "destination.ip": "dst", "host.ip": "hst"}
 
 ProgressCallback = Callable[[IngestRecord], None]
 
@@ -232,19 +235,21 @@ class Pipeline:
         """
         reader_error = "e.reason" if batch.errors else "CAST(NULL AS VARCHAR)"
         errors_join = "LEFT JOIN _batch_errors e USING (record_no)" if batch.errors else ""
-        con.execute(
+        _run(
+            con,
             f"""CREATE OR REPLACE TEMP VIEW _batch_all AS
                 SELECT record_no, line_no, raw, regexp_full_match(raw, '\\s*') AS _blank,
                        {reader_error} AS _reader_error
-                FROM _batch_arrow {errors_join}"""
+                FROM _batch_arrow {errors_join}""",
         )
-        con.execute(
+        _run(
+            con,
             """CREATE OR REPLACE TEMP VIEW batch AS
                SELECT record_no, line_no, raw FROM _batch_all
-               WHERE NOT _blank AND _reader_error IS NULL"""
+               WHERE NOT _blank AND _reader_error IS NULL""",
         )
         try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _parsed AS {parser_sql}")
+            _run(con, f"CREATE OR REPLACE TEMP TABLE _parsed AS {parser_sql}")
         except duckdb.Error as exc:
             raise ParseError(
                 f"the {parser.name} parser failed on this input: {exc}", location=ctx.source
@@ -259,13 +264,13 @@ class Pipeline:
         self._register_maps(con, produced)
         events_sql = self._final_sql(produced, ctx, parser, truncated=bool(batch.truncated))
         if self._pseudonymizer is not None:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _staged AS {events_sql}")
+            _run(con, f"CREATE OR REPLACE TEMP TABLE _staged AS {events_sql}")
             self._scrub_text(con)
             events_sql = "SELECT * FROM _staged"
         return {"blank": blank, "headers": headers}, events_sql
 
     def _register_maps(self, con: duckdb.DuckDBPyConnection, produced: set[str]) -> None:
-        addresses = _distinct(con, [f for f in (*_IP_FIELDS, "host.ip") if f in produced])
+        addresses = _distinct(con, [f for f in _IP_FIELDS if f in produced])
         con.register("_locality", self._locality.table(addresses))
         names = _distinct(con, [src for src in _DOMAIN_FIELDS.values() if src in produced])
         if self._domains is None and names:
@@ -290,20 +295,29 @@ class Pipeline:
         joins = ["LEFT JOIN _parsed p USING (record_no)"]
         if truncated:
             joins.append("LEFT JOIN _batch_truncated t ON t.record_no = b.record_no")
-        if produced & set(_IP_FIELDS):
-            src = 'p."source.ip"' if "source.ip" in produced else "NULL"
-            dst = 'p."destination.ip"' if "destination.ip" in produced else "NULL"
-            joins.append(f"LEFT JOIN _locality src ON src.ip = {src}")
-            joins.append(f"LEFT JOIN _locality dst ON dst.ip = {dst}")
+        # src and dst are always joined together: network.direction reads both.
+        ip_aliases = {
+            name: alias
+            for name, alias in _IP_FIELDS.items()
+            if name in produced
+            or (alias in ("src", "dst") and produced & {"source.ip", "destination.ip"})
+        }
+        for name, alias in ip_aliases.items():
+            value = f"p.{quote_ident(name)}" if name in produced else "NULL"
+            joins.append(f"LEFT JOIN _locality {alias} ON {alias}.ip = {value}")
         for target, origin in _DOMAIN_FIELDS.items():
             if origin in produced:
                 alias = "dom_" + target.split(".")[0]
-                joins.append(f"LEFT JOIN _domains {alias} ON {alias}.name = p.{quote_ident(origin)}")
+                joins.append(
+                    f"LEFT JOIN _domains {alias} ON {alias}.name = p.{quote_ident(origin)}"
+                )
         pseudo_fields: dict[str, str] = {}
         if pseudo:
             for index, name in enumerate(f for f in cfg.ip_fields if f in produced):
                 alias = f"pip{index}"
-                joins.append(f"LEFT JOIN _pseudo_ip {alias} ON {alias}.value = p.{quote_ident(name)}")
+                joins.append(
+                    f"LEFT JOIN _pseudo_ip {alias} ON {alias}.value = p.{quote_ident(name)}"
+                )
                 pseudo_fields[name] = f"{alias}.pseudonym"
             for index, name in enumerate(f for f in cfg.name_fields if f in produced):
                 alias = f"pnm{index}"
@@ -319,7 +333,10 @@ class Pipeline:
         exprs: dict[str, str] = {
             "@timestamp": parsed("@timestamp"),
             "event.id": event_id_sql(self.config.ingest.source_key, "b.record_no", "b.raw"),
-            "event.kind": f"CASE WHEN {failed} THEN 'pipeline_error' ELSE coalesce({parsed('event.kind')}, 'event') END",
+            "event.kind": (
+                f"CASE WHEN {failed} THEN 'pipeline_error' "
+                f"ELSE coalesce({parsed('event.kind')}, 'event') END"
+            ),
             "event.module": f"coalesce({parsed('event.module')}, {module_default})",
             "event.dataset": parsed("event.dataset"),
             "event.original": "b.raw",
@@ -329,8 +346,11 @@ class Pipeline:
             "error.message": f"coalesce(b._reader_error, {parsed('_error')})",
             "tags": _tags_sql(failed, parsed("tags"), truncated),
         }
-        if produced & set(_IP_FIELDS):
+        if "src" in ip_aliases.values():
             exprs["network.direction"] = f"coalesce({parsed('network.direction')}, {DIRECTION_SQL})"
+        for name, alias in ip_aliases.items():
+            if name in produced:
+                exprs[name] = f"coalesce({alias}.canonical, {parsed(name)})"
         for target, origin in _DOMAIN_FIELDS.items():
             if origin in produced:
                 alias = "dom_" + target.split(".")[0]
@@ -347,8 +367,12 @@ class Pipeline:
             if f.name in pseudo_fields:
                 # Never fall back to the real value: a value without a pseudonym is dropped.
                 expr = f"CASE WHEN {expr} IS NULL THEN NULL ELSE {pseudo_fields[f.name]} END"
-            derived = f.name == "network.direction" or f.name in _DOMAIN_FIELDS
-            if expr != "NULL" and f.name not in kept_on_failure and (f.name not in exprs or derived):
+            derived = f.name in ("network.direction", *_DOMAIN_FIELDS, *_IP_FIELDS)
+            if (
+                expr != "NULL"
+                and f.name not in kept_on_failure
+                and (f.name not in exprs or derived)
+            ):
                 expr = f"CASE WHEN {failed} THEN NULL ELSE {expr} END"
             columns.append(f"CAST({expr} AS {f.sql_type}) AS {quote_ident(f.name)}")
         skip = "coalesce(p._skip, false)" if "_skip" in produced else "false"
@@ -376,13 +400,19 @@ class Pipeline:
         con.register("_scrubbed", pa.table(scrubbed))
         try:
             replaced = ", ".join(f"s2.{quote_ident(c)} AS {quote_ident(c)}" for c in _SCRUBBED_TEXT)
-            con.execute(
+            _run(
+                con,
                 f"""CREATE OR REPLACE TEMP TABLE _staged AS
                     SELECT s.* REPLACE ({replaced})
-                    FROM _staged s JOIN _scrubbed s2 USING (_record_no)"""
+                    FROM _staged s JOIN _scrubbed s2 USING (_record_no)""",
             )
         finally:
             con.unregister("_scrubbed")
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Execute and finish the statement (DuckDB refuses (un)registering while a result is open)."""
+    con.execute(sql).fetchall()
 
 
 def _tags_sql(failed: str, parsed_tags: str, truncated: bool) -> str:
@@ -408,7 +438,9 @@ def _suffix(source: InputSource) -> str:
     if suffixes and suffixes[-1] == ".log":
         return ".log"
     name = source.path.name.lower()
-    return ".log" if ".log." in name or name.endswith(".log") else (suffixes[-1] if suffixes else "")
+    return (
+        ".log" if ".log." in name or name.endswith(".log") else (suffixes[-1] if suffixes else "")
+    )
 
 
 def _sql_literal(value: str) -> str:
@@ -440,9 +472,9 @@ def _counts(con: duckdb.DuckDBPyConnection, has_skip: bool) -> tuple[int, int, i
     row = con.execute(
         "SELECT count(*) FILTER (WHERE _blank), "
         "count(*) FILTER (WHERE NOT _blank AND _reader_error IS NULL) FROM _batch_all"
-    ).fetchone()
+    ).fetchall()[0]
     skip = "count(*) FILTER (WHERE _skip)" if has_skip else "0"
-    parsed = con.execute(f"SELECT count(*), {skip} FROM _parsed").fetchone()
+    parsed = con.execute(f"SELECT count(*), {skip} FROM _parsed").fetchall()[0]
     assert row is not None and parsed is not None
     return int(row[0]), int(row[1]), int(parsed[0]), int(parsed[1])
 
@@ -453,7 +485,9 @@ def _distinct(con: duckdb.DuckDBPyConnection, fields: Sequence[str]) -> list[str
     union = " UNION ".join(
         f"SELECT DISTINCT CAST({quote_ident(f)} AS VARCHAR) AS v FROM _parsed" for f in fields
     )
-    return [row[0] for row in con.execute(f"SELECT v FROM ({union}) WHERE v IS NOT NULL").fetchall()]
+    return [
+        row[0] for row in con.execute(f"SELECT v FROM ({union}) WHERE v IS NOT NULL").fetchall()
+    ]
 
 
 def ingest_paths(

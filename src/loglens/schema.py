@@ -12,12 +12,12 @@ record number for arrays and tables) and ``extra``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import pyarrow as pa
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """How a field behaves in queries (mirrors the Elasticsearch mapping type)."""
 
     KEYWORD = "keyword"  # exact, case-sensitive match; wildcards allowed

@@ -91,7 +91,9 @@ def test_ndjson_is_lines(tmp_path: Path) -> None:
 
 def test_csv_rows_become_json_objects_with_line_numbers(tmp_path: Path) -> None:
     path = tmp_path / "table.csv"
-    path.write_text('source.ip,message\n10.0.0.1,"hello, world"\n\n10.0.0.2,"two\nlines"\n10.0.0.3\n')
+    path.write_text(
+        'source.ip,message\n10.0.0.1,"hello, world"\n\n10.0.0.2,"two\nlines"\n10.0.0.3\n'
+    )
     container, batches = records(path)
     assert container == "csv"
     numbers, lines, raws, errors = flat(batches)
@@ -175,3 +177,13 @@ def test_truncated_gzip_is_a_clear_error(tmp_path: Path) -> None:
     inputs, _ = expand_inputs([str(path)])
     with pytest.raises(SourceError), OpenedInput(inputs[0]) as opened:
         list(opened.batches(max_line_bytes=1 << 20, batch_records=100))
+
+
+def test_nul_runs_in_a_text_log_do_not_make_it_binary(tmp_path: Path) -> None:
+    path = tmp_path / "auth.log"
+    path.write_bytes(
+        b"Mar  1 10:00:00 h sshd[1]: ok\n" + b"\x00" * 900 + b"\nMar  1 10:00:01 h x: y\n"
+    )
+    container, batches = records(path)
+    assert container == "lines"
+    assert len(flat(batches)[2]) == 3

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from loglens.parse.base import ParseContext, Parser, Sample, share_matching, sql_string
+from loglens.parse.urls import url_host, url_path, url_query
 
 _QUOTED = r'"((?:[^"\\]|\\.)*)"'
 _FULL = (
@@ -118,16 +119,11 @@ SELECT record_no,
        CASE WHEN NOT regexp_full_match(client, '[0-9A-Fa-f:.]+') THEN client END
            AS "source.domain",
        nullif(nullif(user, '-'), '') AS "user.name",
-       nullif(vhost, '') AS "url.domain",
+       coalesce(nullif(vhost, ''), {url_host("target")}) AS "url.domain",
        CASE WHEN well_formed THEN r[1] END AS "http.request.method",
        target AS "url.original",
-       CASE WHEN well_formed THEN
-           CASE WHEN contains(target, '://')
-                    AND regexp_matches(target, '^[a-zA-Z][a-zA-Z0-9+.-]*://')
-                THEN '/' || split_part(split_part(split_part(target, '://', 2), '/', 2), '?', 1)
-                ELSE split_part(target, '?', 1) END
-       END AS "url.path",
-       CASE WHEN well_formed THEN nullif(split_part(target, '?', 2), '') END AS "url.query",
+       CASE WHEN well_formed THEN {url_path("target")} END AS "url.path",
+       CASE WHEN well_formed THEN {url_query("target")} END AS "url.query",
        CASE WHEN len(r) = 3 AND starts_with(r[3], 'HTTP/') THEN substr(r[3], 6) END
            AS "http.version",
        TRY_CAST(status AS INTEGER) AS "http.response.status_code",

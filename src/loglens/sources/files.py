@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -139,24 +139,54 @@ def _not_a_log_reason(path: Path) -> str | None:
     return None
 
 
-def _decompressing(raw: BinaryIO, display: str) -> BinaryIO:
-    magic = _peek(raw, 6)
+def _decompressing(raw: io.BufferedReader[Any], display: str) -> IO[bytes]:
+    magic = raw.peek(6)[:6]
     if magic.startswith(b"\x1f\x8b"):
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
     if magic.startswith(b"BZh"):
         return bz2.BZ2File(raw, mode="rb")
     if magic.startswith(b"\xfd7zXZ\x00"):
         return lzma.LZMAFile(raw, mode="rb")
     if magic.startswith(b"\x28\xb5\x2f\xfd"):
-        raise SourceError("zstd-compressed input is not supported: decompress it first", location=display)
+        raise SourceError(
+            "zstd-compressed input is not supported: decompress it first", location=display
+        )
     return raw
 
 
-def _peek(stream: BinaryIO, size: int) -> bytes:
-    peek = getattr(stream, "peek", None)
-    if peek is not None:
-        return bytes(peek(size)[:size])
-    raise SourceError("cannot look ahead in this stream")  # pragma: no cover - we always buffer
+def _read_up_to(stream: IO[bytes], size: int) -> bytes:
+    """Read ``size`` bytes unless the stream ends first (one read may return less)."""
+    parts: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        block = stream.read(remaining)
+        if not block:
+            break
+        parts.append(block)
+        remaining -= len(block)
+    return b"".join(parts)
+
+
+class _PrefixedStream(io.RawIOBase):
+    """The bytes already read for the sample, then the rest of the stream (stdin cannot seek)."""
+
+    def __init__(self, prefix: bytes, rest: IO[bytes]) -> None:
+        self._prefix = prefix
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            data, self._prefix = self._prefix + self._rest.read(), b""
+            return data
+        if not self._prefix:
+            return self._rest.read(size)
+        data, self._prefix = self._prefix[:size], self._prefix[size:]
+        if len(data) < size:
+            data += _read_up_to(self._rest, size - len(data))
+        return data
 
 
 class OpenedInput:
@@ -165,20 +195,23 @@ class OpenedInput:
     def __init__(self, source: InputSource, container: str | None = None) -> None:
         self.source = source
         self.mtime: datetime | None = None
-        self._file: BinaryIO | None = None
+        self._file: IO[bytes] | None = None
         if source.path is not None:
             try:
                 self.mtime = datetime.fromtimestamp(source.path.stat().st_mtime, tz=UTC)
-                base: BinaryIO = open(source.path, "rb")  # noqa: SIM115 - closed in close()
+                base: IO[bytes] = open(source.path, "rb")  # noqa: SIM115 - closed in close()
             except OSError as exc:
                 raise SourceError(f"cannot open: {exc.strerror}", location=source.display) from exc
         else:
             base = sys.stdin.buffer
         self._file = base
-        buffered = base if hasattr(base, "peek") else io.BufferedReader(base)  # type: ignore[arg-type]
+        # Buffered twice on purpose: the outer reader peeks at decompressed bytes (the sample),
+        # the inner one at the raw bytes (the compression magic).
+        buffered = io.BufferedReader(cast(io.RawIOBase, base))
         try:
-            self.stream: BinaryIO = io.BufferedReader(_decompressing(buffered, source.display))  # type: ignore[arg-type]
-            self.head = bytes(self.stream.peek(HEAD_BYTES)[:HEAD_BYTES])  # type: ignore[attr-defined]
+            decompressed = _decompressing(buffered, source.display)
+            self.head = _read_up_to(decompressed, HEAD_BYTES)
+            self.stream = cast(IO[bytes], _PrefixedStream(self.head, decompressed))
         except (OSError, EOFError, lzma.LZMAError) as exc:
             self.close()
             raise SourceError(f"cannot decompress: {exc}", location=source.display) from exc
@@ -219,7 +252,9 @@ class OpenedInput:
             elif self.container == "xlsx":
                 yield from _xlsx_batches(self._local_path(), batch_records, self.source)
             else:
-                raise SourceError(f"unknown container {self.container!r}", location=self.source.display)
+                raise SourceError(
+                    f"unknown container {self.container!r}", location=self.source.display
+                )
         except (OSError, EOFError, lzma.LZMAError) as exc:
             raise SourceError(f"read failed: {exc}", location=self.source.display) from exc
 
@@ -229,7 +264,9 @@ class OpenedInput:
                 line_no = lines.line_no.slice(start, batch_records)
                 numbers = line_no.to_numpy()
                 truncated = frozenset(n for n in lines.truncated if numbers[0] <= n <= numbers[-1])
-                yield RecordBatch(line_no, line_no, lines.raw.slice(start, batch_records), {}, truncated)
+                yield RecordBatch(
+                    line_no, line_no, lines.raw.slice(start, batch_records), {}, truncated
+                )
 
     def _read_all_text(self) -> str:
         return self.stream.read().decode("utf-8", "replace")
@@ -246,17 +283,25 @@ def detect_container(head: bytes, source: InputSource) -> str:
     if head.startswith(b"PAR1"):
         return "parquet"
     if head.startswith(b"PK\x03\x04"):
-        if suffix in (".xlsx", ".xlsm") or b"xl/" in head[:4096] or b"[Content_Types]" in head[:200]:
+        if (
+            suffix in (".xlsx", ".xlsm")
+            or b"xl/" in head[:4096]
+            or b"[Content_Types]" in head[:200]
+        ):
             return "xlsx"
-        raise SourceError("zip archives are not supported: extract them first", location=source.display)
+        raise SourceError(
+            "zip archives are not supported: extract them first", location=source.display
+        )
     if head.startswith(b"ElfFile\x00"):
         raise SourceError(
-            "binary Windows .evtx file: export it to JSON first (for example with evtx_dump -o json)",
+            "binary Windows .evtx file: export it to JSON first (e.g. with evtx_dump -o json)",
             location=source.display,
         )
     if _looks_binary(head):
         raise SourceError("binary file, not a text log", location=source.display)
-    if suffix in (".csv", ".tsv") or (source.path and source.path.name.lower().endswith((".csv.gz", ".tsv.gz"))):
+    if suffix in (".csv", ".tsv") or (
+        source.path and source.path.name.lower().endswith((".csv.gz", ".tsv.gz"))
+    ):
         return "csv"
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped.startswith(b"["):
@@ -272,13 +317,13 @@ def detect_container(head: bytes, source: InputSource) -> str:
 
 
 def _looks_binary(head: bytes) -> bool:
-    sample = head[:8192]
+    """Control bytes where text would be. NULs are left out of the count: a crashed host leaves
+    runs of them in auth.log and syslog, and those files must still be read."""
+    sample = head[:8192].replace(b"\x00", b"")
     if not sample:
-        return False
-    if sample.count(b"\x00") > len(sample) // 100:
-        return True
-    control = sum(1 for b in sample if b < 9 or 13 < b < 32)
-    return control > len(sample) // 10
+        return bool(head)
+    control = sum(1 for b in sample if b < 9 or (13 < b < 32 and b != 27) or b == 127)
+    return control > len(sample) // 20
 
 
 # --- JSON documents -------------------------------------------------------------------------
@@ -309,7 +354,9 @@ def _json_batches(text: str, batch_records: int, source: InputSource) -> Iterato
             value, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             records.append((pos, text[pos:]))
-            errors[len(records)] = f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            errors[len(records)] = (
+                f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            )
             break
         hits = _search_response_hits(value) if not in_array else None
         if hits is not None:

@@ -1,16 +1,18 @@
 """Fast splitting of a byte stream into lines, as Arrow arrays, with no per-line Python work.
 
-Line ends are ``\\n``, ``\\r\\n`` and a bare ``\\r`` (old Mac exports, some appliances). Invalid UTF-8
-is replaced by U+FFFD rather than rejected (the line is kept), and a line longer than the limit is
+Line ends are ``\\n``, ``\\r\\n`` and a bare ``\\r`` (old Mac exports, some appliances).
+Invalid UTF-8 is replaced by U+FFFD rather than rejected (the line is kept), and a line longer
+than the limit is
 cut and reported as truncated, so a hostile or broken file can neither stop ingestion nor exhaust
 memory.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 import pyarrow as pa
@@ -32,7 +34,7 @@ class LineBatch:
 
 
 def iter_line_batches(
-    stream: BinaryIO,
+    stream: IO[bytes],
     *,
     max_line_bytes: int = 1_048_576,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
@@ -74,7 +76,7 @@ def iter_line_batches(
             return
 
 
-def _skip_to_line_end(stream: BinaryIO) -> bytes:
+def _skip_to_line_end(stream: IO[bytes]) -> bytes:
     """Discard bytes up to the next line end; return what follows it in the last read."""
     while True:
         block = stream.read(1 << 20)
@@ -118,7 +120,9 @@ def _build_batch(
         truncated.add(first_line)
     if len(too_long):
         truncated.update(int(first_line + i) for i in too_long)
-        pieces = [data[s : s + min(n, max_line_bytes)] for s, n in zip(starts, lengths, strict=True)]
+        pieces = [
+            data[s : s + min(n, max_line_bytes)] for s, n in zip(starts, lengths, strict=True)
+        ]
         raw = _strings_from_pieces(pieces)
     else:
         text = data.replace(b"\n", b"")
@@ -138,5 +142,5 @@ def _repair_utf8(raw: pa.Array, text: bytes, offsets: np.ndarray) -> pa.Array:
         raw.validate(full=True)
         return raw
     except pa.ArrowInvalid:
-        pieces = [text[a:b] for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+        pieces = [text[a:b] for a, b in itertools.pairwise(offsets)]
         return _strings_from_pieces(pieces)

@@ -7,9 +7,11 @@ are counted and skipped, never stored twice.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -40,6 +42,7 @@ CREATE TABLE IF NOT EXISTS ingest_files (
 )"""
 _META_DDL = "CREATE TABLE IF NOT EXISTS loglens_meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
 
+_FAILURE_TAG = "'" + schema.PARSE_FAILURE_TAG + "'"
 _COLUMN_LIST = ", ".join(quote_ident(f.name) for f in FIELDS)
 
 
@@ -53,7 +56,9 @@ class DuckDBStore:
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise StoreError(f"cannot create the store's folder: {exc}", location=self.url)
+                raise StoreError(
+                    f"cannot create the store's folder: {exc}", location=self.url
+                ) from exc
         try:
             self.con = duckdb.connect(path, read_only=read_only)
         except duckdb.IOException as exc:
@@ -89,17 +94,17 @@ class DuckDBStore:
         for f in FIELDS:  # a store made by an older loglens gains the new columns
             if f.name not in existing:
                 self._run(f"ALTER TABLE events ADD COLUMN {quote_ident(f.name)} {f.sql_type}")
-        self._run("INSERT OR IGNORE INTO loglens_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+        self._run(
+            "INSERT OR IGNORE INTO loglens_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
+        )
 
-    def _run(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+    def _run(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         """Execute and consume the result (DuckDB wants results finished before other work)."""
         return self.con.execute(sql, list(params)).fetchall()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(duckdb.Error):
             self.con.close()
-        except duckdb.Error:
-            pass
 
     def __enter__(self) -> DuckDBStore:
         return self
@@ -120,8 +125,8 @@ class DuckDBStore:
         """
         con = self.con
         try:
-            con.execute("BEGIN TRANSACTION")
-            con.execute(
+            self._run("BEGIN TRANSACTION")
+            self._run(
                 f"""CREATE OR REPLACE TEMP TABLE _write_ids AS
                     WITH ids AS (SELECT "event.id" AS id, _failed FROM ({events_sql}))
                     SELECT ids.*, ids.id IN (SELECT "event.id" FROM events) AS dup FROM ids"""
@@ -137,7 +142,7 @@ class DuckDBStore:
                     SEMI JOIN (SELECT id FROM _write_ids WHERE NOT dup) w
                         ON w.id = s."event.id" """
             ).fetchall()
-            con.execute("COMMIT")
+            self._run("COMMIT")
         except duckdb.Error as exc:
             _rollback(con)
             raise StoreError(f"write failed: {exc}", location=self.url) from exc
@@ -156,13 +161,15 @@ class DuckDBStore:
                 selected.append(f"CAST({quote_ident(f.name)} AS {f.sql_type})")
             else:
                 selected.append(f"CAST(NULL AS {f.sql_type})")
+        columns = ", ".join(
+            f"{expr} AS {quote_ident(f.name)}" for expr, f in zip(selected, FIELDS, strict=True)
+        )
+        failed = f"coalesce(list_contains(tags, {_sql_str(schema.PARSE_FAILURE_TAG)}), false)"
         self.con.register("_incoming", events)
         try:
             self._run(
                 f"""CREATE OR REPLACE TEMP TABLE _incoming_staged AS
-                    SELECT {", ".join(f"{expr} AS {quote_ident(f.name)}" for expr, f in zip(selected, FIELDS, strict=True))},
-                           coalesce(list_contains("tags", {_sql_str(schema.PARSE_FAILURE_TAG)}), false) AS _failed
-                    FROM _incoming"""
+                    SELECT {columns}, {failed} AS _failed FROM _incoming"""
             )
         except duckdb.Error as exc:
             raise StoreError(f"events do not fit the schema: {exc}", location=self.url) from exc
@@ -190,7 +197,7 @@ class DuckDBStore:
                 """UPDATE events SET tags = list_distinct(list_concat(coalesce(tags, []), ?))
                    WHERE "event.id" IN (SELECT id FROM _tag_ids)""",
                 [list(tags)],
-            ).fetchone()
+            ).fetchall()[0]
         finally:
             self.con.unregister("_tag_ids")
         return int(row[0]) if row else 0
@@ -260,7 +267,7 @@ class DuckDBStore:
     def datasets(self) -> list[DatasetInfo]:
         rows = self._fetchall(
             f"""SELECT "event.dataset", "event.module", count(*),
-                       count(*) FILTER (WHERE list_contains(tags, {_sql_str(schema.PARSE_FAILURE_TAG)})),
+                       count(*) FILTER (WHERE list_contains(tags, {_FAILURE_TAG})),
                        min("@timestamp"), max("@timestamp")
                 FROM events GROUP BY ALL ORDER BY 3 DESC, 1""",
             [],
@@ -282,22 +289,20 @@ class DuckDBStore:
         except duckdb.Error as exc:
             raise QueryError(f"the store could not run the query: {exc}") from exc
 
-    def _fetchall(self, sql: str, params: list[object]) -> list[tuple[object, ...]]:
+    def _fetchall(self, sql: str, params: list[object]) -> list[tuple[Any, ...]]:
         try:
             return self.con.execute(sql, params).fetchall()
         except duckdb.Error as exc:
             raise QueryError(f"the store could not run the query: {exc}") from exc
 
-    def _fetchone(self, sql: str, params: list[object]) -> tuple[object, ...] | None:
+    def _fetchone(self, sql: str, params: list[object]) -> tuple[Any, ...] | None:
         rows = self._fetchall(sql, params)
         return rows[0] if rows else None
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    try:
-        con.execute("ROLLBACK")
-    except duckdb.Error:
-        pass
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK").fetchall()
 
 
 def _sql_str(value: str) -> str:
@@ -323,7 +328,7 @@ def _field_expr(field: str) -> tuple[str, bool]:
         return quote_ident(field), known.kind is Kind.KEYWORD_LIST
     if not _is_extra_name(field):
         raise QueryError(f"{field!r} is not a valid field name")
-    return f"json_extract_string(\"extra\", '$.\"{field}\"')", False
+    return f'json_extract_string("extra", \'$."{field}"\')', False
 
 
 def _projection(fields: Sequence[str] | None) -> str:

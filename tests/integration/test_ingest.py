@@ -1,0 +1,209 @@
+"""Ingestion end to end into a real DuckDB file: accounting, idempotency, crash safety."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from loglens.config import Config, load_config
+from loglens.pipeline import Pipeline
+from loglens.schema import PARSE_FAILURE_TAG
+from loglens.store import open_store
+from loglens.store.base import Query
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+APACHE = DATA / "apache" / "access_excerpt.log"
+MALFORMED_LINE = 1399  # the cut-off user agent (line 8,899 of the upstream file)
+
+
+def make_config(tmp_path: Path, **overrides: object) -> Config:
+    return load_config(
+        env={}, overrides={"store.url": f"duckdb:{tmp_path / 's.duckdb'}", **overrides}
+    )
+
+
+def ingest(config: Config, *paths: Path | str, **kwargs: object) -> list:  # type: ignore[type-arg]
+    with Pipeline(config) as pipeline:
+        return pipeline.ingest([str(p) for p in paths], **kwargs).inputs  # type: ignore[arg-type]
+
+
+def test_apache_excerpt_accounting_and_failure_record(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    (record,) = ingest(config, APACHE)
+    assert record.format == "apache"
+    assert record.records == 1500
+    assert (record.parsed, record.failed, record.duplicates, record.blank) == (1499, 1, 0, 0)
+    assert record.balanced
+    with open_store(config.store.url) as store:
+        failures = store.search(Query(text=f"tags:{PARSE_FAILURE_TAG}", fields=None)).to_pylist()
+    assert len(failures) == 1
+    failure = failures[0]
+    assert failure["log.file.line"] == MALFORMED_LINE
+    assert failure["event.kind"] == "pipeline_error"
+    assert "cut off" in failure["error.message"]
+    assert failure["event.original"].startswith("46.118.127.106 - - [20/May/2015:12:05:17")
+    assert failure["@timestamp"] is not None  # salvaged for the timeline
+    assert failure["source.ip"] is None  # nothing else is trusted from a broken line
+
+
+def test_reingest_adds_nothing_and_counts_duplicates(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    ingest(config, APACHE)
+    (again,) = ingest(config, APACHE)
+    assert (again.parsed, again.failed, again.duplicates) == (0, 0, 1500)
+    assert again.balanced
+    with open_store(config.store.url) as store:
+        assert store.count(Query()) == 1500
+
+
+def test_identical_lines_stay_distinct_events(tmp_path: Path) -> None:
+    line = '1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8"\n'
+    path = tmp_path / "dup.log"
+    path.write_text(line * 3 + "\n" + line)
+    config = make_config(tmp_path)
+    (record,) = ingest(config, path)
+    assert (record.records, record.parsed, record.blank) == (5, 4, 1)
+    # the same file under another name and compressed: the same events
+    copy = tmp_path / "rotated.log.1.gz"
+    copy.write_bytes(gzip.compress(path.read_bytes()))
+    (rotated,) = ingest(config, copy)
+    assert (rotated.parsed, rotated.duplicates) == (0, 4)
+
+
+def test_growing_file_adds_only_the_new_lines(tmp_path: Path) -> None:
+    lines = APACHE.read_text().splitlines(keepends=True)
+    path = tmp_path / "access.log"
+    path.write_text("".join(lines[:500]))
+    config = make_config(tmp_path)
+    ingest(config, path)
+    path.write_text("".join(lines))
+    (record,) = ingest(config, path)
+    assert (record.duplicates, record.parsed + record.failed) == (500, 1000)
+
+
+def test_source_key_separates_identical_sources(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    ingest(config, APACHE)
+    (other,) = ingest(make_config(tmp_path, **{"ingest.source_key": "web02"}), APACHE)
+    assert other.duplicates == 0 and other.parsed == 1499
+
+
+def test_stdin(tmp_path: Path) -> None:
+    config_path = tmp_path / "loglens.toml"
+    config_path.write_text(f'[store]\nurl = "duckdb:{tmp_path / "s.duckdb"}"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "loglens", "--config", str(config_path), "ingest", "-"],
+        input=APACHE.read_bytes()[:20_000],
+        capture_output=True,
+        check=True,
+    )
+    out = result.stdout.decode()
+    assert "[apache/lines]" in out and " ok" in out
+
+
+_KILLABLE = r"""
+import sys
+from loglens.config import load_config
+from loglens.pipeline import Pipeline
+import loglens.store.duckdb as store_module
+
+original = store_module.DuckDBStore.write_staged
+def slow_write(self, sql):
+    summary = original(self, sql)
+    print("batch", flush=True)
+    import time; time.sleep(0.5)
+    return summary
+store_module.DuckDBStore.write_staged = slow_write
+config = load_config(env={}, overrides={"store.url": sys.argv[1], "ingest.batch_lines": 200})
+with Pipeline(config) as pipeline:
+    pipeline.ingest([sys.argv[2]])
+"""
+
+
+def test_killed_midway_then_rerun_gives_exact_count(tmp_path: Path) -> None:
+    store_url = f"duckdb:{tmp_path / 'k.duckdb'}"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLABLE, store_url, str(APACHE)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    committed = 0
+    while committed < 3:
+        line = child.stdout.readline()
+        assert line, "the child ended before it was killed"
+        committed += line.startswith("batch")
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    with open_store(store_url) as store:
+        partial = store.count(Query())
+    assert 600 <= partial < 1500
+    config = load_config(env={}, overrides={"store.url": store_url})
+    (record,) = ingest(config, APACHE)
+    assert record.duplicates == partial
+    with open_store(store_url) as store:
+        assert store.count(Query()) == 1500
+
+
+def test_query_answers_match_an_independent_count(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    ingest(config, APACHE)
+    lines = APACHE.read_text().splitlines()
+    expected_wp = sum(1 for line in lines if '" 404 ' in line and "wp-login" in line.split('"')[1])
+    ips = Counter(line.split(" ", 1)[0] for i, line in enumerate(lines, 1) if i != MALFORMED_LINE)
+    with open_store(config.store.url) as store:
+        count = store.count(Query("http.response.status_code:404 AND url.path:*wp-login*"))
+        terms = store.terms("source.ip", Query(), size=10)
+    assert expected_wp > 0  # the excerpt does hold WordPress probes
+    assert count == expected_wp
+    top = sorted(ips.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    assert [(b.value, b.count) for b in terms.buckets] == top
+
+
+def test_bad_inputs_give_clear_errors(tmp_path: Path) -> None:
+    env = {**os.environ, "LOGLENS_STORE": f"duckdb:{tmp_path / 'e.duckdb'}"}
+    missing = subprocess.run(
+        [sys.executable, "-m", "loglens", "ingest", str(tmp_path / "nope.log")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert missing.returncode == 2
+    assert "no such file or directory" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    bad_format = subprocess.run(
+        [sys.executable, "-m", "loglens", "ingest", "--format", "klingon", str(APACHE)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert bad_format.returncode == 2 and "unknown format 'klingon'" in bad_format.stderr
+
+
+@pytest.mark.slow
+def test_pseudonymised_store_keeps_no_real_addresses(tmp_path: Path) -> None:
+    config = make_config(tmp_path, **{"pseudonymize.enabled": True})
+    key = {"LOGLENS_PSEUDONYM_KEY": "a key that is long enough 123"}
+    with Pipeline(config, env=key) as pipeline:
+        (record,) = pipeline.ingest([str(APACHE)]).inputs
+    assert record.parsed == 1499
+    real_ips = {line.split(" ", 1)[0] for line in APACHE.read_text().splitlines()}
+    with open_store(config.store.url) as store:
+        rows = store.search(Query(size=None, fields=["source.ip", "event.original"])).to_pylist()
+    stored_ips = {r["source.ip"] for r in rows}
+    assert not stored_ips & real_ips
+    assert not any(r["event.original"].split(" ", 1)[0] in real_ips for r in rows)
+    # one pseudonym per address: distinct clients stay distinct (the failed line has no ip)
+    parsed_ips = {
+        line.split(" ", 1)[0]
+        for i, line in enumerate(APACHE.read_text().splitlines(), 1)
+        if i != MALFORMED_LINE
+    }
+    assert len(stored_ips - {None}) == len(parsed_ips)
