@@ -1,0 +1,447 @@
+"""EcsJsonParser (ECS documents, Kibana sample logs) and GenericJsonParser (any JSON object)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from loglens.parse.base import ParseContext, Parser, Sample
+from loglens.parse.json_docs import (
+    ALIASES,
+    INVALID_FIELDS_KEY,
+    EcsJsonParser,
+    GenericJsonParser,
+    alias_key,
+    ecs_key,
+    mappable_fields,
+)
+from loglens.parse.registry import detect_format
+from loglens.schema import FIELD_BY_NAME
+from tests.parser_harness import run_parser, sample
+
+DATA = Path(__file__).parent.parent / "data" / "json"
+ECS = EcsJsonParser()
+GENERIC = GenericJsonParser()
+CTX = ParseContext(source="docs.json", reference_time=datetime(2024, 6, 1, tzinfo=UTC))
+
+OTHER_FORMATS = {
+    "apache": '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326 '
+    '"http://www.example.com/start.html" "Mozilla/4.08"',
+    "syslog": "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8",
+    "zeek_tsv": "1692161622.036086\tCmJ5Rv1yJ0c0fVXaDb\t10.0.0.5\t52345\t10.0.0.1\t53\tudp\tdns",
+    "eve": '{"timestamp":"2018-03-10T09:12:34.567890+0000","flow_id":1,"event_type":"alert",'
+    '"src_ip":"10.0.0.1","src_port":1234,"dest_ip":"10.0.0.2","dest_port":80,"proto":"TCP"}',
+    "windows": '{"EventID":4624,"Channel":"Security","Hostname":"dc1","TargetUserName":"bob",'
+    '"@timestamp":"2020-09-21T23:26:50.694Z","host":"wec","tags":["x"]}',
+    "text": "Starting up the service on port 8080",
+}
+BROKEN = ['{"@timestamp": "2024-01-01T00:00:00Z", "message": "cut', "[1, 2]", "not json", "42"]
+BROKEN_REASONS = [
+    "invalid JSON: the record looks cut off",
+    "not a JSON object (an array)",
+    "invalid JSON",
+    "not a JSON object (a number)",
+]
+
+
+def lines(name: str) -> list[str]:
+    return [line for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line]
+
+
+def extra(row: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(row["extra"]) if row["extra"] else {}
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+
+
+# --- ECS documents -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ecs_rows() -> list[dict[str, Any]]:
+    return run_parser(ECS, lines("ecs_documents.ndjson"), CTX)
+
+
+def test_ecs_nested_document(ecs_rows: list[dict[str, Any]]) -> None:
+    row = ecs_rows[0]
+    assert row["@timestamp"] == utc(2024, 5, 20, 14, 2, 11)
+    assert (row["event.module"], row["event.dataset"]) == ("nginx", "nginx.access")
+    assert (row["event.category"], row["event.type"], row["event.outcome"]) == (
+        "web", "access", "success",
+    )  # fmt: skip
+    assert (row["source.ip"], row["host.name"], row["host.ip"]) == (
+        "198.51.100.77", "web-01", "10.1.0.11",
+    )  # fmt: skip
+    assert (row["http.request.method"], row["http.response.status_code"]) == ("GET", 200)
+    assert (row["url.path"], row["url.query"], row["url.domain"]) == (
+        "/api/v2/items", "page=3", "shop.example.com",
+    )  # fmt: skip
+    assert row["http.response.body.bytes"] == 5120
+    assert row["tags"] == ["nginx", "web"]
+    assert row["message"].startswith("198.51.100.77 - - [20/May/2024:14:02:11 +0000]")
+    assert "event.original" not in row  # the pipeline stores the raw record there
+    assert extra(row) == {
+        "event.created": "2024-05-20T14:02:11.512Z",
+        "agent.type": "filebeat",
+        "agent.name": "web-01",
+        "host.hostname": "web-01",
+        "host.os.name": "Ubuntu",
+        "host.os.platform": "ubuntu",
+        "source.geo.country_iso_code": "NL",
+    }
+
+
+def test_ecs_auth_flat_and_alert_documents(ecs_rows: list[dict[str, Any]]) -> None:
+    auth, flat, alert = ecs_rows[2], ecs_rows[3], ecs_rows[4]
+    assert (auth["event.module"], auth["event.action"], auth["event.outcome"]) == (
+        "system", "ssh_login", "failure",
+    )  # fmt: skip
+    assert (auth["process.name"], auth["process.pid"], auth["user.name"]) == (
+        "sshd",
+        30112,
+        "oracle",
+    )
+    assert extra(auth)["log.syslog.facility.name"] == "auth"
+    assert (flat["event.dataset"], flat["dns.question.name"], flat["dns.response_code"]) == (
+        "zeek.dns", "update.example.org", "NXDOMAIN",
+    )  # fmt: skip
+    assert (flat["source.port"], flat["network.transport"]) == (53211, "udp")
+    assert flat["tags"] == ["zeek", "dns"]  # comma-separated text
+    assert alert["@timestamp"] == utc(2024, 5, 20, 14, 3, 10, 123000)  # epoch milliseconds
+    assert (alert["event.kind"], alert["event.severity"]) == ("alert", 2)
+    assert alert["event.category"] == "network"  # first of ["network", "intrusion_detection"]
+    assert (alert["rule.id"], alert["rule.category"]) == ("2013028", "Attempted Information Leak")
+    assert alert["event.module"] == "suricata"  # from the dataset's prefix
+    assert extra(alert)["observer.vendor"] == "OISF"
+
+
+def test_kibana_sample_logs() -> None:
+    rows = run_parser(ECS, lines("kibana_sample_web_logs.ndjson"), CTX)
+    first, missing, ipv6 = rows[0], rows[2], rows[4]
+    assert first["@timestamp"] == utc(2024, 5, 12, 0, 39, 2, 912000)
+    assert (first["event.module"], first["event.dataset"]) == ("kibana", "sample_web_logs")
+    assert (first["source.ip"], first["http.request.method"], first["url.path"]) == (
+        "223.87.60.27", "GET", "/elasticsearch/elasticsearch-8.13.2.deb",
+    )  # fmt: skip
+    assert (first["http.response.status_code"], first["http.response.body.bytes"]) == (200, 6219)
+    assert first["url.domain"] == "artifacts.elastic.co"
+    assert first["user_agent.original"].startswith("Mozilla/5.0 (X11; Linux x86_64")
+    assert first["http.request.referrer"] == "http://twitter.com/success/wendy-lawrence"
+    assert (first["event.category"], first["event.type"], first["event.outcome"]) == (
+        "web", "access", "success",
+    )  # fmt: skip
+    assert first["tags"] == ["success", "info"]
+    assert extra(first) == {
+        "user_agent.os.name": "win 8",
+        "source.geo.country_iso_code": "IN",
+        "destination.geo.country_iso_code": "US",
+        "url.extension": "deb",
+    }
+    assert (missing["http.response.status_code"], missing["event.outcome"]) == (404, "failure")
+    assert ipv6["source.ip"] == "2001:db8:4:7::1f"
+
+
+def test_kibana_document_without_dataset() -> None:
+    doc = json.loads(lines("kibana_sample_web_logs.ndjson")[0])
+    del doc["event"]
+    (row,) = run_parser(ECS, [json.dumps(doc)], CTX)
+    assert row["event.dataset"] == "kibana.sample_logs"
+
+
+def test_ecs_timezone_for_times_without_offset() -> None:
+    doc = (
+        '{"@timestamp": "2024-05-20T14:02:11", "event": {"dataset": "a.b"}, "host": {"name": "h"}}'
+    )
+    ctx = ParseContext(source="x.json", timezone="Europe/Paris")
+    (row,) = run_parser(ECS, [doc], ctx)
+    assert row["@timestamp"] == utc(2024, 5, 20, 12, 2, 11)
+
+
+def test_ecs_bad_values_are_dropped_not_fatal() -> None:
+    doc = {
+        "@timestamp": "yesterday",
+        "source": {"ip": "999.1.1.1", "port": "http"},
+        "event": {"kind": "nonsense", "outcome": "succeeded"},
+        "host": {"name": {"x": 1}},
+    }
+    (row,) = run_parser(ECS, [json.dumps(doc)], CTX)
+    assert row["_error"] is None
+    assert (row["@timestamp"], row["source.ip"], row["source.port"]) == (None, None, None)
+    assert (row["event.kind"], row["event.outcome"], row["host.name"]) == ("event", "success", None)
+
+
+def test_ecs_broken_records() -> None:
+    assert [r["_error"] for r in run_parser(ECS, BROKEN, CTX)] == BROKEN_REASONS
+
+
+def test_ecs_sniff() -> None:
+    assert ECS.sniff(sample(lines("ecs_documents.ndjson"))) >= 0.8
+    assert ECS.sniff(sample(lines("kibana_sample_web_logs.ndjson"))) >= 0.8
+    assert ECS.sniff(sample(lines("app_events.ndjson"))) < 0.5
+    assert ECS.sniff(sample(lines("otrf_log4shell_auoms_auditd.json"))) < 0.5
+    logstash = (
+        '{"@timestamp": "2024-01-01T00:00:00Z", "@version": "1", "host": "web1", "message": "x"}'
+    )
+    assert ECS.sniff(sample([logstash])) < 0.5
+
+
+@pytest.mark.parametrize("fmt", sorted(OTHER_FORMATS))
+def test_ecs_sniff_rejects_other_formats(fmt: str) -> None:
+    assert ECS.sniff(sample([OTHER_FORMATS[fmt]] * 5)) < 0.5
+
+
+# --- generic JSON --------------------------------------------------------------------------------
+
+
+def test_generic_azure_syslog_export_auditd() -> None:
+    rows = run_parser(GENERIC, lines("otrf_log4shell_auoms_auditd.json"), CTX)
+    row = rows[0]
+    assert row["@timestamp"] == utc(2022, 5, 11, 18, 10, 21, 997000)  # TimeGenerated
+    assert (row["event.module"], row["event.dataset"], row["event.kind"]) == (
+        "json", "json.generic", "event",
+    )  # fmt: skip
+    assert (row["host.name"], row["host.ip"]) == ("UBUNTU5", "192.168.2.5")
+    assert (row["process.name"], row["log.level"]) == ("auoms", "info")
+    assert row["message"].startswith("type=AUOMS_EXECVE audit(1652292621.986:84138):")
+    more = extra(row)
+    assert more["log.syslog.facility.name"] == "user"
+    assert (more["EventType"], more["Type"], more["SourceSystem"]) == (
+        "AUOMS_EXECVE", "Syslog", "Linux",
+    )  # fmt: skip
+    assert more["EventTime"] == "2022-05-11T18:10:21Z"  # the losing time key is kept
+    assert INVALID_FIELDS_KEY not in more
+    assert all(r["_error"] is None and r["@timestamp"] for r in rows)
+
+
+def test_generic_azure_syslog_export_sysmon() -> None:
+    rows = run_parser(GENERIC, lines("otrf_log4shell_sysmon_linux.json"), CTX)
+    assert rows[0]["@timestamp"] == utc(2022, 5, 11, 18, 10, 20, 400000)
+    assert rows[0]["process.name"] == "sysmon"
+    assert rows[0]["message"].startswith('<Event><System><Provider Name="Linux-Sysmon"')
+    assert {r["host.name"] for r in rows} == {"UBUNTU5"}
+    assert all(r["_error"] is None for r in rows)
+
+
+@pytest.fixture(scope="module")
+def app_rows() -> list[dict[str, Any]]:
+    return run_parser(GENERIC, lines("app_events.ndjson"), CTX)
+
+
+def test_generic_aliases(app_rows: list[dict[str, Any]]) -> None:
+    login, failed, timeout, cloudtrail, azure, _ = app_rows
+    assert login["@timestamp"] == utc(2024, 5, 20, 14, 0, 0, 250000)  # epoch seconds
+    assert (login["user.name"], login["source.ip"], login["source.port"]) == (
+        "alice", "10.9.8.7", 50001,
+    )  # fmt: skip
+    assert (login["message"], login["log.level"]) == ("login ok", "INFO")
+    assert extra(login) == {
+        "duration_ms": 41,
+        "http.request.id": "r-1f2e",
+        "log.logger": "api.auth",
+    }
+    assert (failed["source.port"], failed["event.outcome"]) == (50002, "failure")
+    assert timeout["@timestamp"] == utc(2024, 5, 20, 12, 0, 2, 750000)  # +02:00
+    assert (timeout["host.name"], timeout["source.ip"]) == ("api-2", "10.9.8.9")
+    assert (timeout["http.response.status_code"], timeout["http.request.method"]) == (504, "GET")
+    assert extra(timeout) == {"upstream": {"addr": "10.0.0.5:8080", "ms": 30000}}
+    assert (cloudtrail["event.action"], cloudtrail["source.ip"]) == (
+        "ConsoleLogin", "198.51.100.200",
+    )  # fmt: skip
+    assert extra(cloudtrail)["cloud.region"] == "us-east-1"
+    assert extra(cloudtrail)["event.provider"] == "signin.amazonaws.com"
+    assert (azure["process.name"], azure["process.pid"], azure["host.ip"]) == (
+        "sudo", 41210, "10.2.0.7",
+    )  # fmt: skip
+
+
+def test_generic_values_that_do_not_fit_stay_in_extra(app_rows: list[dict[str, Any]]) -> None:
+    row = app_rows[5]
+    assert row["_error"] is None
+    assert (row["@timestamp"], row["process.pid"], row["destination.ip"]) == (None, None, None)
+    assert row["message"] == "bad timestamp kept"
+    assert extra(row) == {
+        "timestamp": "not a time",
+        "pid": "12x",
+        "dst_ip": "300.1.2.3",
+        INVALID_FIELDS_KEY: "@timestamp,process.pid,destination.ip",
+    }
+
+
+def test_generic_keys_match_without_case_or_punctuation() -> None:
+    doc = {"TIMESTAMP": "2024-01-02 03:04:05", "Source_IP": "10.0.0.1", "Destination Port": "443",
+           "HOSTNAME": "h1", "SrcIP": "10.0.0.9", "Event-Code": 4625, "LEVEL": "warn"}  # fmt: skip
+    (row,) = run_parser(GENERIC, [json.dumps(doc)], CTX)
+    assert row["@timestamp"] == utc(2024, 1, 2, 3, 4, 5)
+    assert (row["source.ip"], row["destination.port"], row["host.name"]) == ("10.0.0.1", 443, "h1")
+    assert (row["event.code"], row["log.level"]) == ("4625", "warn")
+    assert extra(row) == {"SrcIP": "10.0.0.9"}  # the ECS spelling won source.ip
+
+
+def test_generic_column_map_overrides_and_extends() -> None:
+    doc = json.loads(lines("app_events.ndjson")[3])
+    ctx = ParseContext(
+        source="trail.json",
+        column_map={"userIdentity.userName": "user.name", "eventName": "message",
+                    "awsRegion": "cloud.availability_zone", "eventSource": "host.name"},
+    )  # fmt: skip
+    (row,) = run_parser(GENERIC, [json.dumps(doc)], ctx)
+    assert (row["user.name"], row["message"], row["host.name"]) == (
+        "carol", "ConsoleLogin", "signin.amazonaws.com",
+    )  # fmt: skip
+    assert row["event.action"] is None  # eventName went to message
+    assert extra(row)["cloud.availability_zone"] == "us-east-1"
+    assert "cloud.region" not in extra(row)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1716213600, utc(2024, 5, 20, 14, 0)),
+        (1716213600123, utc(2024, 5, 20, 14, 0, 0, 123000)),
+        (1716213600123456, utc(2024, 5, 20, 14, 0, 0, 123456)),
+        (1716213600123456789, utc(2024, 5, 20, 14, 0, 0, 123456)),
+        ("1716213600.5", utc(2024, 5, 20, 14, 0, 0, 500000)),
+        ("/Date(1716213600123)/", utc(2024, 5, 20, 14, 0, 0, 123000)),
+        ("2024-05-20 14:00:00,250", utc(2024, 5, 20, 14, 0, 0, 250000)),
+        ("2024-05-20 14:00:00+00", utc(2024, 5, 20, 14, 0)),
+        ("2024/05/20 14:00:00 UTC", utc(2024, 5, 20, 14, 0)),
+        ("20/May/2024:16:00:00 +0200", utc(2024, 5, 20, 14, 0)),
+        ("Mon, 20 May 2024 14:00:00 GMT", utc(2024, 5, 20, 14, 0)),
+        ("05/20/2024 02:00:00 PM", utc(2024, 5, 20, 14, 0)),
+        ("May 20 14:00:00", utc(2024, 5, 20, 14, 0)),  # year from the reference time
+        ("2024-05-20", utc(2024, 5, 20)),
+        ("2024-05-20 16:00+02", utc(2024, 5, 20, 14, 0)),
+        ("2024-05-20T11:00:00.5-03", utc(2024, 5, 20, 14, 0, 0, 500000)),
+        (2024, None),
+        ("soon", None),
+    ],
+)
+def test_generic_timestamp_spellings(value: object, expected: datetime | None) -> None:
+    (row,) = run_parser(GENERIC, [json.dumps({"time": value, "msg": "x"})], CTX)
+    assert row["@timestamp"] == expected
+
+
+def test_generic_timezone_for_times_without_offset() -> None:
+    ctx = ParseContext(source="x.json", timezone="Asia/Tokyo")
+    records = [
+        json.dumps({"time": "2024-05-20 09:00:00"}),
+        json.dumps({"time": "2024-05-20T09:00Z"}),
+    ]
+    rows = run_parser(GENERIC, records, ctx)
+    assert [r["@timestamp"] for r in rows] == [utc(2024, 5, 20, 0, 0), utc(2024, 5, 20, 9, 0)]
+
+
+def test_generic_broken_records() -> None:
+    rows = run_parser(GENERIC, BROKEN, CTX)
+    assert [r["_error"] for r in rows] == BROKEN_REASONS
+    assert all(r["event.dataset"] == "json.generic" for r in rows)
+
+
+def test_generic_sniff() -> None:
+    for name in ("app_events.ndjson", "otrf_log4shell_auoms_auditd.json", "ecs_documents.ndjson"):
+        assert GENERIC.sniff(sample(lines(name))) == pytest.approx(0.6)
+    for fmt in ("apache", "syslog", "zeek_tsv", "text"):
+        assert GENERIC.sniff(sample([OTHER_FORMATS[fmt]] * 5)) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("ecs_documents.ndjson", "ecs"), ("kibana_sample_web_logs.ndjson", "ecs"),
+     ("app_events.ndjson", "json"), ("otrf_log4shell_auoms_auditd.json", "json"),
+     ("otrf_log4shell_sysmon_linux.json", "json")],
+)  # fmt: skip
+def test_detection_picks_the_specific_parser(name: str, expected: str) -> None:
+    detection = detect_format(Sample(lines(name)[:40], name, "lines"))
+    assert detection is not None and detection.parser.name == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["1.2.3.4", "255.255.255.255", "256.1.1.1", "01.2.3.4", "::1", "::", "2001:db8:4:7::1f",
+     "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "00:1a:2b:3c:4d:5e", "64:ff9b::1.2.3.4",
+     "1:2:3:4:5:6:1.2.3.4", "12345::1", ":::", "1::2::3", "abc", "10.0.0.1/24"],
+)  # fmt: skip
+def test_addresses_are_what_python_calls_addresses(value: str) -> None:
+    (row,) = run_parser(GENERIC, [json.dumps({"src_ip": value})], CTX)
+    try:
+        expected: str | None = str(ipaddress.ip_address(value)) and value
+    except ValueError:
+        expected = None
+    assert row["source.ip"] == expected
+
+
+def test_addresses_are_cleaned() -> None:
+    values = ["::ffff:10.0.0.1", "[2001:db8::1]", "fe80::1%eth0", " 10.0.0.2 "]
+    rows = run_parser(GENERIC, [json.dumps({"src_ip": v}) for v in values], CTX)
+    assert [r["source.ip"] for r in rows] == ["10.0.0.1", "2001:db8::1", "fe80::1", "10.0.0.2"]
+
+
+# --- the alias table -----------------------------------------------------------------------------
+
+
+def test_alias_keys_name_one_field_each() -> None:
+    targets: dict[str, set[str]] = defaultdict(set)
+    for target, keys in ALIASES.items():
+        for key in keys:
+            targets[alias_key(key)].add(target)
+    assert {k: t for k, t in targets.items() if len(t) > 1} == {}
+    assert len({ecs_key(f) for f in mappable_fields()}) == len(mappable_fields())
+
+
+def test_alias_targets_are_ecs_names() -> None:
+    for target in ALIASES:
+        assert target in FIELD_BY_NAME or "." in target, target
+        assert target not in ("event.original", "extra", "event.id")
+
+
+# --- robustness --------------------------------------------------------------------------------
+
+_KEYS = ["@timestamp", "timestamp", "time", "ts", "msg", "message", "host", "source", "ip",
+         "src_ip", "port", "src_port", "event", "tags", "level", "status", "clientip",
+         "request", "response", "url", "agent", "user", "pid", "TimeGenerated", "a.b",
+         "Source IP"]  # fmt: skip
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=15),
+    st.sampled_from(["-", "", "1716213600123", "/Date(9)/", "2024-13-45", "::ffff:1.2.3.4", "[1"]),
+)  # fmt: skip
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(_KEYS), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
+_DOCS = st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=8).map(json.dumps)
+_SAMPLE_LINES = lines("ecs_documents.ndjson")[:3] + lines("app_events.ndjson")
+
+
+@st.composite
+def _mutated(draw: st.DrawFn) -> str:
+    line = draw(st.sampled_from(_SAMPLE_LINES))
+    cut = draw(st.integers(0, len(line)))
+    return line[:cut] + draw(st.text(max_size=5)) + line[cut + draw(st.integers(0, 5)) :]
+
+
+_RECORDS = st.lists(st.one_of(st.text(max_size=30), _DOCS, _mutated()), min_size=1, max_size=12)
+
+
+@pytest.mark.parametrize("parser", [ECS, GENERIC], ids=["ecs", "json"])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records=_RECORDS)
+def test_arbitrary_records_never_raise(parser: Parser, records: list[str]) -> None:
+    rows = run_parser(parser, records, CTX)
+    assert len(rows) == len(records)
+    for row in rows:
+        assert row["event.dataset"]
+        if row["extra"] is not None:
+            assert isinstance(json.loads(row["extra"]), dict)
