@@ -20,7 +20,7 @@ import click
 from loglens import __version__
 from loglens.config import Config, load_config
 from loglens.errors import LoglensError
-from loglens.output import format_count, write_csv, write_jsonl, write_table
+from loglens.output import describe_ingest, format_count, write_csv, write_jsonl, write_table
 from loglens.store.base import IngestRecord, Query, RangeFilter
 
 EXIT_ATTENTION = 1
@@ -137,16 +137,7 @@ def _parse_mappings(mappings: Sequence[str]) -> dict[str, str]:
 
 
 def _print_input(record: IngestRecord, out: TextIO) -> None:
-    ok = "ok" if record.balanced else "UNBALANCED"
-    out.write(
-        f"{record.source}  [{record.format}/{record.container}]  "
-        f"read {format_count(record.records)} = parsed {format_count(record.parsed)}"
-        f" + raw {format_count(record.failed)} + duplicates {format_count(record.duplicates)}"
-        f" + blank {format_count(record.blank)}"
-        + (f" + headers {format_count(record.headers)}" if record.headers else "")
-        + (f"  (truncated {record.truncated})" if record.truncated else "")
-        + f"  {ok}\n"
-    )
+    out.write(describe_ingest(record) + "\n")
 
 
 def _print_totals(records: Sequence[IngestRecord], elapsed: float, out: TextIO) -> None:

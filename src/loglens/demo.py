@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from loglens.config import Config
-from loglens.output import format_count, write_table
+from loglens.output import describe_ingest, format_count, write_table
 from loglens.pipeline import Pipeline
 from loglens.sources.generate import generate
 from loglens.store.base import Query
@@ -40,7 +40,7 @@ def run_demo(
     )
     step = time.perf_counter()
     with Pipeline(config) as pipeline:
-        report = pipeline.ingest([str(out_dir)])
+        report = pipeline.ingest([str(f.path) for f in result.files])
         out.write(
             f"2. ingested into {config.store.url}: read {format_count(report.total('records'))}, "
             f"parsed {format_count(report.total('parsed'))}, "
@@ -49,12 +49,7 @@ def run_demo(
             f"[{time.perf_counter() - step:.1f}s]\n"
         )
         for record in report.inputs:
-            balance = "ok" if record.balanced else "UNBALANCED"
-            out.write(
-                f"   {record.source}: {record.format}, {format_count(record.records)} records, "
-                f"{format_count(record.parsed)} new, {format_count(record.duplicates)} already "
-                f"stored, {format_count(record.failed)} raw  {balance}\n"
-            )
+            out.write(f"   {describe_ingest(record)}\n")
         store = pipeline.store
         out.write("\n3. events per dataset\n")
         rows = [

@@ -16,6 +16,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
+from loglens.store.base import IngestRecord
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -139,3 +141,24 @@ def _cut(text: str, width: int) -> str:
 
 def format_count(value: int) -> str:
     return f"{value:,}"
+
+
+def describe_ingest(record: IngestRecord) -> str:
+    """One line of ingest accounting: read = parsed + raw + duplicates + blank (+ headers)."""
+    parts = [
+        f"read {format_count(record.records)} = parsed {format_count(record.parsed)}",
+        f"raw {format_count(record.failed)}",
+        f"duplicates {format_count(record.duplicates)}",
+        f"blank {format_count(record.blank)}",
+    ]
+    if record.headers:
+        parts.append(f"headers {format_count(record.headers)}")
+    balance = "ok" if record.balanced else "UNBALANCED"
+    truncated = (
+        f"  ({format_count(record.truncated)} cut at the line limit)" if record.truncated else ""
+    )
+    return (
+        f"{safe_terminal_text(record.source)}  [{record.format}/{record.container}]  "
+        + " + ".join(parts)
+        + f"{truncated}  {balance}"
+    )

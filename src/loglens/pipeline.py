@@ -343,7 +343,11 @@ class Pipeline:
             "event.ingested": f"'{ingested}'",
             "log.file.path": _sql_literal(ctx.source),
             "log.file.line": "b.line_no",
-            "error.message": f"coalesce(b._reader_error, {parsed('_error')})",
+            # A record's own error.message (an ECS document may carry one) is kept when it parsed.
+            "error.message": (
+                f"coalesce(b._reader_error, {parsed('_error')}, "
+                f"CASE WHEN NOT {failed} THEN {parsed('error.message')} END)"
+            ),
             "tags": _tags_sql(failed, parsed("tags"), truncated),
         }
         if "src" in ip_aliases.values():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from loglens.parse.base import ParseContext, sql_string
 
-_OFFSET_AT_END = r"(?:[Zz]|[+-]\d\d:?\d\d)$"
+_OFFSET_AT_END = r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"  # Z, +01:00, +0100, and DuckDB's bare +00
 
 
 def iso_to_utc(expr: str, ctx: ParseContext) -> str:
