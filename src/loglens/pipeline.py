@@ -152,29 +152,33 @@ class Pipeline:
                 batch_records=self.config.ingest.batch_lines,
             )
             first = next(batches, None)
-            parser = forced or self._detect(opened, first)
+            sample = self._sample(opened, first)
+            parser = forced or self._detect(opened, sample)
             if parser is None:
                 return None
             if source.from_walk and parser.name == "text" and _suffix(source) != ".log":
                 return None  # a walk only takes unrecognised text when it is named like a log
             record = IngestRecord(source.display, parser.name, opened.container, started=started)
-            ctx = self._context(opened, column_map, first)
+            ctx = self._context(opened, column_map, sample)
             if first is not None:
                 self._ingest_batches(_chain(first, batches), parser, ctx, record)
         record.finished = datetime.now(UTC)
         return record
 
-    def _detect(self, opened: OpenedInput, first: RecordBatch | None) -> Parser | None:
-        records = opened.sample()
-        if opened.container != "lines" and first is not None:
-            records = [r for r in first.raw.slice(0, SAMPLE_RECORDS * 2).to_pylist() if r.strip()]
-            records = records[:SAMPLE_RECORDS]
+    def _sample(self, opened: OpenedInput, first: RecordBatch | None) -> list[str]:
+        """The first non-blank records, for detection and for the parser's plan."""
+        if opened.container == "lines" or first is None:
+            return opened.sample()
+        records = [r for r in first.raw.slice(0, SAMPLE_RECORDS * 2).to_pylist() if r.strip()]
+        return records[:SAMPLE_RECORDS]
+
+    def _detect(self, opened: OpenedInput, records: list[str]) -> Parser | None:
         name = opened.source.path.name if opened.source.path else "-"
         detection = detect_format(Sample(records, name, opened.container))
         return detection.parser if detection else None
 
     def _context(
-        self, opened: OpenedInput, column_map: dict[str, str], first: RecordBatch | None
+        self, opened: OpenedInput, column_map: dict[str, str], sample: list[str]
     ) -> ParseContext:
         header: list[str] = []
         if opened.container == "lines":
@@ -189,6 +193,7 @@ class Pipeline:
             timezone=self.config.ingest.timezone,
             header=tuple(header),
             column_map=column_map,
+            sample=tuple(sample),
         )
 
     def _ingest_batches(

@@ -48,6 +48,10 @@ class ParseContext:
     """The input's leading comment lines (those starting with '#'), e.g. a Zeek TSV header."""
     column_map: dict[str, str] = field(default_factory=dict)
     """Source column or key → ECS field, for tables and generic JSON (CLI ``--map``)."""
+    sample: Sequence[str] = ()
+    """The records format detection looked at (the start of the input), so a parser can plan
+    its SQL for the shapes present. A plan built from it must still handle every other shape:
+    later records are not guaranteed to look like the first ones."""
 
 
 class Parser(ABC):
