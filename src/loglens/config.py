@@ -53,7 +53,7 @@ class IngestConfig:
     """Year for year-less timestamps (RFC 3164 syslog). None: resolve from the file's time."""
     timezone: str = "UTC"
     """Zone of timestamps that carry no offset (syslog RFC 3164, some CSVs)."""
-    batch_lines: int = 250_000
+    batch_lines: int = 1_000_000
     max_line_bytes: int = 1_048_576
     source_key: str = ""
     """Mixed into event ids; give two sources with identical lines different keys."""

@@ -51,6 +51,15 @@ class Locality:
         """True/False for an address, None for text that is not an IP address."""
         return _is_internal(address, tuple(self.networks))
 
+    def ipv4_internal_sql(self, number: str) -> str:
+        """SQL testing an IPv4 address given as an integer against the internal ranges."""
+        ranges = [
+            f"({number} BETWEEN {int(net.network_address)} AND {int(net.broadcast_address)})"
+            for net in self.networks
+            if net.version == 4
+        ]
+        return " OR ".join(ranges) if ranges else "false"
+
     def table(self, addresses: Iterable[str]) -> pa.Table:
         """(ip, canonical, internal) for each distinct value; non-addresses get NULLs.
 

@@ -28,6 +28,7 @@ from loglens.normalize import (
 )
 from loglens.parse.base import ParseContext, Parser, Sample
 from loglens.parse.registry import detect_format, get_parser
+from loglens.query import IPV4_TO_INT_MACRO
 from loglens.schema import FIELDS, PARSE_FAILURE_TAG, quote_ident
 from loglens.sources.files import (
     SAMPLE_RECORDS,
@@ -275,8 +276,7 @@ class Pipeline:
         return {"blank": blank, "headers": headers}, events_sql
 
     def _register_maps(self, con: duckdb.DuckDBPyConnection, produced: set[str]) -> None:
-        addresses = _distinct(con, [f for f in _IP_FIELDS if f in produced])
-        con.register("_locality", self._locality.table(addresses))
+        self._build_locality(con, [f for f in _IP_FIELDS if f in produced])
         names = _distinct(con, [src for src in _DOMAIN_FIELDS.values() if src in produced])
         if self._domains is None and names:
             self._domains = DomainResolver()
@@ -288,6 +288,47 @@ class Pipeline:
             names = _distinct(con, [f for f in cfg.name_fields if f in produced])
             con.register("_pseudo_ip", self._pseudonymizer.ip_table(ips))
             con.register("_pseudo_name", self._pseudonymizer.name_table(names))
+
+    def _build_locality(self, con: duckdb.DuckDBPyConnection, fields: list[str]) -> None:
+        """Temp table ``_locality(ip, canonical, internal)`` for the batch's distinct addresses.
+
+        Canonical dotted-quad IPv4 (the common case, thousands of values per batch) is classified
+        in SQL; IPv6 and unusual spellings (leading zeros, brackets, zones) go through Python.
+        """
+        if not fields:
+            _run(
+                con,
+                "CREATE OR REPLACE TEMP TABLE _locality "
+                "(ip VARCHAR, canonical VARCHAR, internal BOOLEAN, _python BOOLEAN)",
+            )
+            return
+        union = " UNION ALL ".join(
+            f"SELECT CAST({quote_ident(f)} AS VARCHAR) AS ip FROM _parsed" for f in fields
+        )
+        _run(
+            con,
+            f"""CREATE OR REPLACE TEMP TABLE _locality AS
+                WITH d AS (SELECT DISTINCT ip FROM ({union}) WHERE ip IS NOT NULL),
+                v AS (SELECT ip, {IPV4_TO_INT_MACRO}(ip) AS n FROM d)
+                SELECT ip, CASE WHEN n IS NOT NULL THEN ip END AS canonical,
+                       CASE WHEN n IS NOT NULL THEN {self._locality.ipv4_internal_sql("n")} END
+                           AS internal,
+                       n IS NULL AS _python
+                FROM v""",
+        )
+        others = [
+            row[0] for row in con.execute("SELECT ip FROM _locality WHERE _python").fetchall()
+        ]
+        if others:
+            con.register("_locality_py", self._locality.table(others))
+            try:
+                _run(
+                    con,
+                    """UPDATE _locality SET canonical = p.canonical, internal = p.internal
+                       FROM _locality_py p WHERE _locality.ip = p.ip""",
+                )
+            finally:
+                con.unregister("_locality_py")
 
     def _final_sql(
         self, produced: set[str], ctx: ParseContext, parser: Parser, *, truncated: bool

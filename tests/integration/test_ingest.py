@@ -207,3 +207,32 @@ def test_pseudonymised_store_keeps_no_real_addresses(tmp_path: Path) -> None:
         if i != MALFORMED_LINE
     }
     assert len(stored_ips - {None}) == len(parsed_ips)
+
+
+def test_addresses_are_canonical_and_classified(tmp_path: Path) -> None:
+    docs = [
+        ("2001:DB8:0:0::1", "10.0.0.5", "inbound"),
+        ("::ffff:10.1.1.1", "8.8.8.8", "outbound"),
+        ("10.2.2.2", "fd00::0:1", "internal"),
+        ("203.0.113.7", "198.51.100.9", "external"),
+    ]
+    path = tmp_path / "net.ndjson"
+    path.write_text(
+        "".join(
+            f'{{"@timestamp": "2024-05-01T10:00:0{i}Z", "event": {{"dataset": "fw.log"}}, '
+            f'"source": {{"ip": "{src}"}}, "destination": {{"ip": "{dst}"}}}}\n'
+            for i, (src, dst, _) in enumerate(docs)
+        )
+    )
+    config = make_config(tmp_path)
+    (record,) = ingest(config, path)
+    assert record.parsed == 4
+    with open_store(config.store.url) as store:
+        rows = store.search(
+            Query(fields=["source.ip", "destination.ip", "network.direction"], size=None)
+        ).to_pylist()
+        by_ipv6_query = store.count(Query('source.ip:"2001:db8::1"'))
+    assert [r["source.ip"] for r in rows] == ["2001:db8::1", "10.1.1.1", "10.2.2.2", "203.0.113.7"]
+    assert rows[2]["destination.ip"] == "fd00::1"
+    assert [r["network.direction"] for r in rows] == [d for _, _, d in docs]
+    assert by_ipv6_query == 1

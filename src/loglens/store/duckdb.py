@@ -44,6 +44,10 @@ _META_DDL = "CREATE TABLE IF NOT EXISTS loglens_meta (key VARCHAR PRIMARY KEY, v
 
 _FAILURE_TAG = "'" + schema.PARSE_FAILURE_TAG + "'"
 _COLUMN_LIST = ", ".join(quote_ident(f.name) for f in FIELDS)
+# The insert takes every column from the staged rows except the id, already computed.
+_INSERT_COLUMNS = ", ".join(
+    "w.id" if f.name == "event.id" else f"s.{quote_ident(f.name)}" for f in FIELDS
+)
 
 
 class DuckDBStore:
@@ -120,33 +124,45 @@ class DuckDBStore:
     def write_staged(self, events_sql: str) -> WriteSummary:
         """Insert the new rows of ``events_sql`` (run on this connection) in one transaction.
 
-        The ids are computed once into a small table with a duplicate flag; the insert then
-        takes the rows whose id is new, so the events table is scanned for ids only once.
+        ``events_sql`` yields the canonical columns plus ``_record_no`` (unique in the batch)
+        and ``_failed``. Ids are computed once into a small table with a duplicate flag; the
+        insert joins it on ``_record_no`` and takes the id from it, so the hash is not computed
+        twice and the events table is scanned for ids once.
         """
         con = self.con
         try:
             self._run("BEGIN TRANSACTION")
             self._run(
                 f"""CREATE OR REPLACE TEMP TABLE _write_ids AS
-                    WITH ids AS (SELECT "event.id" AS id, _failed FROM ({events_sql}))
+                    WITH ids AS (SELECT _record_no, "event.id" AS id, _failed
+                                 FROM ({events_sql}))
                     SELECT ids.*, ids.id IN (SELECT "event.id" FROM events) AS dup FROM ids"""
             )
             counts = con.execute(
                 """SELECT count(*) FILTER (WHERE dup),
-                          count(*) FILTER (WHERE _failed AND NOT dup)
+                          count(*) FILTER (WHERE _failed AND NOT dup),
+                          count(*) - count(DISTINCT _record_no)
                    FROM _write_ids"""
             ).fetchall()
+            if counts[0][2]:
+                # A join that repeats records would store events twice: refuse the batch.
+                raise StoreError(
+                    "the batch repeats records; nothing was written", location=self.url
+                )
             inserted = con.execute(
                 f"""INSERT INTO events ({_COLUMN_LIST})
-                    SELECT {_COLUMN_LIST} FROM ({events_sql}) s
-                    SEMI JOIN (SELECT id FROM _write_ids WHERE NOT dup) w
-                        ON w.id = s."event.id" """
+                    SELECT {_INSERT_COLUMNS} FROM ({events_sql}) s
+                    JOIN (SELECT _record_no, id FROM _write_ids WHERE NOT dup) w
+                        USING (_record_no)"""
             ).fetchall()
             self._run("COMMIT")
+        except StoreError:
+            _rollback(con)
+            raise
         except duckdb.Error as exc:
             _rollback(con)
             raise StoreError(f"write failed: {exc}", location=self.url) from exc
-        duplicates, new_failures = counts[0]
+        duplicates, new_failures, _ = counts[0]
         return WriteSummary(
             inserted=int(inserted[0][0]) if inserted else 0,
             inserted_failures=int(new_failures),
@@ -169,7 +185,8 @@ class DuckDBStore:
         try:
             self._run(
                 f"""CREATE OR REPLACE TEMP TABLE _incoming_staged AS
-                    SELECT {columns}, {failed} AS _failed FROM _incoming"""
+                    SELECT {columns}, {failed} AS _failed, row_number() OVER () AS _record_no
+                    FROM _incoming"""
             )
         except duckdb.Error as exc:
             raise StoreError(f"events do not fit the schema: {exc}", location=self.url) from exc
