@@ -62,6 +62,9 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "ingest.json")
     parser.add_argument("--work", type=Path, default=HERE / "work")
+    parser.add_argument(
+        "--formats", default="apache,ecs-json", help="comma-separated: apache, ecs-json"
+    )
     args = parser.parse_args()
 
     from loglens.sources.generate import write_web_access
@@ -81,7 +84,10 @@ def main() -> int:
         "runs": {},
     }
     runs: dict[str, object] = {}
+    chosen = {f.strip() for f in args.formats.split(",")}
     for fmt, name in (("apache", "access.log"), ("ecs-json", "events.ndjson")):
+        if fmt not in chosen:
+            continue
         path = args.work / name
         started = time.perf_counter()
         write_web_access(path, args.events, seed=7, fmt=fmt)
