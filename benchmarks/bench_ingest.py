@@ -61,7 +61,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "ingest.json")
-    parser.add_argument("--work", type=Path, default=HERE / "work")
+    parser.add_argument("--work", type=Path, default=HERE / "scratch")
     parser.add_argument(
         "--formats", default="apache,ecs-json", help="comma-separated: apache, ecs-json"
     )
