@@ -5,10 +5,12 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,9 +21,15 @@ from loglens.parse.json_docs import (
     INVALID_FIELDS_KEY,
     EcsJsonParser,
     GenericJsonParser,
+    _ip_rules_sql,
+    _timestamp_rules_sql,
     alias_key,
+    blank_to_null_sql,
     ecs_key,
+    ip_sql,
     mappable_fields,
+    scalar_sql,
+    timestamp_sql,
 )
 from loglens.parse.registry import detect_format
 from loglens.schema import FIELD_BY_NAME
@@ -445,3 +453,258 @@ def test_arbitrary_records_never_raise(parser: Parser, records: list[str]) -> No
         assert row["event.dataset"]
         if row["extra"] is not None:
             assert isinstance(json.loads(row["extra"]), dict)
+
+
+# --- plans from the sample ---------------------------------------------------------------------
+# The pipeline gives a parser the records detection looked at (ParseContext.sample); the ECS
+# parser plans its SQL for their shapes. Any record the plan does not fit must still get exactly
+# what the full reading (an empty sample) gives it.
+
+
+def planned_and_full(
+    parser: Parser, records: list[str], plan_from: list[str], ctx: ParseContext = CTX
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    planned = run_parser(parser, records, replace(ctx, sample=tuple(plan_from)))
+    return planned, run_parser(parser, records, ctx)
+
+
+_WEB = {
+    "@timestamp": "2024-05-20T14:02:11.512Z",
+    "event": {"dataset": "nginx.access", "module": "nginx"},
+    "source": {"ip": "198.51.100.7"},
+    "http": {"request": {"method": "GET"}, "response": {"status_code": 200}},
+    "url": {"original": "/a?b=1", "path": "/a"},
+    "user_agent": {"original": "curl/8.5.0"},
+}
+_KIBANA = json.loads(lines("kibana_sample_web_logs.ndjson")[0])
+
+
+def _doc(**changes: Any) -> str:
+    doc = json.loads(json.dumps(_WEB))
+    for key, value in changes.items():
+        if value is None:
+            doc.pop(key, None)
+        else:
+            doc[key] = value
+    return json.dumps(doc)
+
+
+_UNLIKE_THE_SAMPLE = [
+    # Top-level objects the sample did not have.
+    _doc(
+        host={"name": "web-2", "ip": ["10.0.0.2"]},
+        process={"name": "nginx", "pid": 7},
+        dns={"question": {"name": "a.example"}},
+        message="GET /a",
+        tags=["x", "y"],
+    ),
+    # Flat dotted keys, alone and next to the nested form (the nested one wins).
+    _doc(**{"source.ip": "192.0.2.9", "source": None, "event.dataset": "flat.ds"}),
+    _doc(**{"url.path": "/flat", "user_agent.original": "flat-agent"}),
+    # Fields the sample lacked under objects it had; extras; odd values.
+    _doc(
+        url={"original": "/q?x=1", "path": "/q", "query": "x=1", "scheme": "https"},
+        event={
+            "kind": "alert",
+            "category": ["web", "network"],
+            "outcome": "denied",
+            "provider": "p",
+            "created": "2024-05-20T14:02:12Z",
+        },
+        source={"ip": "::ffff:10.1.2.3", "port": "443", "bytes": " 12 "},
+    ),
+    _doc(
+        **{
+            "@timestamp": "1716213600123",
+            "http": {
+                "request": {"method": ["POST"]},
+                "response": {"status_code": "-", "body": {"bytes": ""}},
+            },
+        }
+    ),
+    _doc(**{"@timestamp": "20/May/2024:16:00:00 +0200", "source": {"ip": "[2001:db8::1]"}}),
+    _doc(**{"@timestamp": " 2024-05-20T14:02:11Z", "user_agent": {"original": "\u00a0ua "}}),
+    _doc(**{"@timestamp": None, "timestamp": "2024-05-20 14:00:00", "url": {"path": {"a": 1}}}),
+    # Kibana's sample shape after ECS documents.
+    json.dumps(_KIBANA),
+    # Not records the plan can take at all.
+    ' {"@timestamp": "2024-05-20T14:02:11Z", "event": {"dataset": "a.b"}}',
+    *BROKEN,
+    "{}",
+]
+
+
+def test_ecs_records_unlike_the_sample_read_as_without_a_plan() -> None:
+    sample_docs = [_doc(), _doc(user_agent=None)]
+    records = [*sample_docs, *_UNLIKE_THE_SAMPLE, *sample_docs]
+    planned, full = planned_and_full(ECS, records, sample_docs)
+    assert planned == full
+    # The plan did not hide anything: the unusual records really were read.
+    other, flat, kibana = planned[2], planned[3], planned[10]
+    assert (other["host.name"], other["process.pid"], other["tags"]) == ("web-2", 7, ["x", "y"])
+    assert (flat["source.ip"], flat["event.dataset"]) == ("192.0.2.9", "nginx.access")
+    assert (kibana["source.ip"], kibana["event.module"]) == ("223.87.60.27", "kibana")
+    assert planned[5]["url.query"] == "x=1" and extra(planned[5])["url.scheme"] == "https"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["ecs_documents.ndjson", "kibana_sample_web_logs.ndjson", "app_events.ndjson",
+     "otrf_log4shell_auoms_auditd.json"],
+)  # fmt: skip
+@pytest.mark.parametrize("size", [1, 2, 40])
+def test_ecs_plan_from_the_start_of_a_file(name: str, size: int) -> None:
+    records = lines(name)
+    planned, full = planned_and_full(ECS, records, records[:size])
+    assert planned == full
+
+
+def test_ecs_plan_from_kibana_then_ecs_records() -> None:
+    records = [*lines("kibana_sample_web_logs.ndjson"), *lines("ecs_documents.ndjson")]
+    planned, full = planned_and_full(ECS, records, records[:3])
+    assert planned == full
+
+
+def test_ecs_plan_with_a_time_zone() -> None:
+    ctx = ParseContext(source="x.json", timezone="Europe/Paris", reference_time=CTX.reference_time)
+    records = [
+        _doc(),
+        _doc(**{"@timestamp": "2024-05-20T14:02:11"}),
+        _doc(**{"@timestamp": "2024-05-20T14:02:11+02:00"}),
+        _doc(**{"@timestamp": "May 20 14:02:11"}),
+    ]
+    planned, full = planned_and_full(ECS, records, records[:1], ctx)
+    assert planned == full
+    assert planned[1]["@timestamp"] == utc(2024, 5, 20, 12, 2, 11)
+
+
+# ECS-like documents: nested objects and flat dotted keys, Kibana keys, odd values.
+_ECS_PATHS = [
+    "@timestamp", "timestamp", "message", "tags", "event.kind", "event.dataset",
+    "event.module", "event.category", "event.outcome", "event.provider", "event.duration",
+    "source.ip", "source.port", "source.geo.country_iso_code", "destination.ip",
+    "destination.port", "host.name", "host.ip", "host.os.name", "user.name", "process.pid",
+    "process.parent.name", "network.transport", "url.original", "url.path", "url.query",
+    "url.scheme", "http.request.method", "http.response.status_code",
+    "http.response.body.bytes", "http.request.body.bytes", "user_agent.original",
+    "dns.question.name", "rule.id", "log.level", "clientip", "ip", "request", "response",
+    "bytes", "agent", "referer", "url", "host", "extension", "geo.src", "machine.os", "labels.x",
+]  # fmt: skip
+_ECS_VALUES = st.one_of(
+    st.sampled_from(
+        [
+            "2024-05-20T14:02:11.512Z",
+            "1716213600",
+            "May 20 14:02:11",
+            "10.0.0.1",
+            "::1",
+            "[fe80::1%eth0]",
+            "999.1.1.1",
+            "tcp",
+            "6",
+            "GET",
+            "200",
+            "404",
+            " 7 ",
+            "-",
+            "",
+            "web",
+            "success",
+            "failed",
+            "a,b",
+            "\u00a0x",
+            "x ",
+            "[1,2]",
+            '{"a":1}',
+            "GET /x HTTP/1.1",
+        ]
+    ),
+    st.integers(-5, 70000),
+    st.none(),
+    st.booleans(),
+    st.lists(st.sampled_from(["web", "network", "10.0.0.2", ""]), max_size=2),
+    st.text(max_size=6),
+)
+
+
+def _nest(pairs: list[tuple[str, Any, bool]]) -> str:
+    doc: dict[str, Any] = {}
+    for path, value, flat in pairs:
+        if flat or "." not in path:
+            doc.setdefault(path, value)
+            continue
+        *parents, leaf = path.split(".")
+        node = doc
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                break
+            node = child
+        else:
+            node.setdefault(leaf, value)
+    return json.dumps(doc)
+
+
+_ECS_DOCS = st.lists(
+    st.tuples(st.sampled_from(_ECS_PATHS), _ECS_VALUES, st.booleans()), max_size=10
+).map(_nest)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    plan_from=st.lists(_ECS_DOCS, min_size=1, max_size=4),
+    later=st.lists(st.one_of(_ECS_DOCS, _ECS_DOCS, st.sampled_from(BROKEN)), max_size=12),
+)
+def test_ecs_plan_never_changes_what_a_record_gives(plan_from: list[str], later: list[str]) -> None:
+    records = [*plan_from, *later]
+    planned, full = planned_and_full(ECS, records, plan_from)
+    assert planned == full
+
+
+# --- shortcuts in the SQL helpers ----------------------------------------------------------------
+# The helpers skip work for the usual values (ASCII text with nothing to trim, RFC 3339 times,
+# plain IPv4 addresses); for any text they must give what the plain expression gives.
+
+_TRICKY = st.text(
+    alphabet=st.sampled_from(
+        [*"09-:.TZ+/ []{}\"'ab,", "\u00a0", "\u3000", "\u2009", "\t", "\n", "\u0301", "é"]
+    ),
+    max_size=30,
+)
+_TIMES = st.builds(
+    lambda d, t, frac, zone, pad: f"{pad}{d}{t}{frac}{zone}{pad}",
+    st.sampled_from(["2024-05-20", "2024/05/20", "2024-13-45", "0000-01-01", "20/May/2024"]),
+    st.sampled_from(["T14:02:11", " 14:02:11", "T14:02", "T24:00:00", ":16:00:00", ""]),
+    st.sampled_from(["", ".5", ".123456789", ",250"]),
+    st.sampled_from(["Z", "z", "+02:00", "-03:30", "+0200", "+00", " UTC", "", "+99:99"]),
+    st.sampled_from(["", " ", "\u00a0"]),
+)
+_ADDRESSES = st.one_of(
+    st.ip_addresses().map(str),
+    st.sampled_from(["01.2.3.4", "1.2.3.4 ", "[::1]", "fe80::1%eth0", "::ffff:10.0.0.1", "1.2.3"]),
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(values=st.lists(st.one_of(_TRICKY, _TIMES, _ADDRESSES), min_size=1, max_size=40))
+def test_shortcuts_give_what_the_plain_expressions_give(values: list[str]) -> None:
+    paris = ParseContext(source="x", timezone="Europe/Paris", reference_time=CTX.reference_time)
+    pairs = {
+        "blank": (blank_to_null_sql("v"), "nullif(nullif(trim(v), ''), '-')"),
+        "scalar": (
+            scalar_sql("v"),
+            "CASE WHEN left(v, 1) IN ('[', '{') AND json_valid(v) THEN CASE WHEN left(v, 1) = '[' "
+            "THEN json_extract_string(v, '$[0]') END ELSE v END",
+        ),
+        "time": (timestamp_sql("v", CTX), _timestamp_rules_sql("trim(v)", CTX)),
+        "time paris": (timestamp_sql("v", paris), _timestamp_rules_sql("trim(v)", paris)),
+        "address": (ip_sql("v"), _ip_rules_sql("trim(v)")),
+    }
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for name, (shortcut, plain) in pairs.items():
+        rows = con.execute(
+            f"SELECT v, {shortcut}, {plain} FROM (SELECT unnest(?::VARCHAR[]) AS v)", [values]
+        ).fetchall()
+        assert [(v, a) for v, a, _ in rows] == [(v, b) for v, _, b in rows], name
+    con.close()

@@ -35,6 +35,11 @@ flat dotted key (``{"source.ip": ..}``); the list is built from ``loglens.schema
 - Detection: 0.9 × the share of records that have ``@timestamp`` and at least two ECS top-level
   objects (``event``, ``source``, ``host``, ``http``, ``url``, ``ecs``, ...), or the Kibana
   sample shape.
+- Plan: the parser reads, for the records whose top-level keys all occur in the detection sample
+  (``ctx.sample``), only the paths under those keys (a web log: 36 paths instead of 202, no
+  Kibana keys or flat variants the sample lacks), each in a column of its own. Every other
+  record (a new top-level key, leading blanks, not a JSON object) gets the full reading: one
+  ``json_keys`` per record decides, and a record's values never depend on the sample.
 
 Generic JSON (``json``) and tables
 ----------------------------------
@@ -78,12 +83,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from loglens.parse.base import ParseContext, Parser, Sample, share_matching, sql_string
-from loglens.parse.json_fields import JsonExtraction, JsonField
+from loglens.parse.json_fields import json_path
 from loglens.parse.timestamps import epoch_to_utc, iso_to_utc, naive_to_utc, yearless_to_utc
 from loglens.schema import FIELD_BY_NAME, FIELDS, Kind, quote_ident
 
@@ -225,6 +230,8 @@ _FAILURE_WORDS = ("fail", "failed", "error", "denied", "deny", "blocked", "rejec
 _TRANSPORT_NUMBERS = {"1": "icmp", "2": "igmp", "6": "tcp", "17": "udp", "47": "gre",
                       "50": "esp", "51": "ah", "58": "ipv6-icmp", "132": "sctp"}  # fmt: skip
 
+# RFC 3339 date and time with an explicit offset (``2024-05-20T14:02:11.512Z``).
+_RFC3339 = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)"
 _IPV4 = r"((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _HEX = r"[0-9A-Fa-f]{1,4}"
 # IPv6: eight groups, or one "::" between groups (a MAC address is neither), or an IPv4 tail.
@@ -267,20 +274,40 @@ def record_error_sql(raw: str = "raw") -> str:
         f"CASE WHEN NOT json_valid({raw}) THEN "
         f"CASE WHEN starts_with(ltrim({raw}), '{{') AND NOT ends_with(rtrim({raw}), '}}') "
         f"THEN 'invalid JSON: the record looks cut off' ELSE 'invalid JSON' END "
+        # Valid JSON starting with '{' is an object: no second parse for json_type.
+        f"WHEN {raw} >= '{{' AND {raw} < '|' THEN NULL "
         f"WHEN json_type({raw}) <> 'OBJECT' THEN 'not a JSON object (' || {kind} || ')' END"
+    )
+
+
+def trim_sql(expr: str) -> str:
+    """``trim(expr)``, skipped when it has nothing to remove.
+
+    DuckDB's ``trim`` removes Unicode space separators (category Zs: U+0020, U+00A0, U+3000,
+    ...) and decodes the whole text to find them: on a user agent it costs as much as parsing
+    the JSON record. All-ASCII text (as many bytes as characters) has only U+0020 among them:
+    it has nothing to trim when its first byte is above the space (``>= '!'``: DuckDB compares
+    text as bytes) and its last is not a space.
+    """
+    return (
+        f"CASE WHEN {expr} >= '!' AND NOT ends_with({expr}, ' ') "
+        f"AND strlen({expr}) = length({expr}) THEN {expr} ELSE trim({expr}) END"
     )
 
 
 def blank_to_null_sql(expr: str) -> str:
     """Trimmed text, NULL for empty text and ``-`` (the usual "no value")."""
-    return f"nullif(nullif(trim({expr}), ''), '-')"
+    return f"nullif(nullif({trim_sql(expr)}, ''), '-')"
 
 
 def scalar_sql(expr: str) -> str:
     """Extracted JSON text as one value: an array gives its first element, an object nothing."""
+    # Text compares as bytes: '[' <= x < '\\' is "starts with [" ('{' and '|' likewise), five
+    # times cheaper than starts_with and ten than left(x, 1) (which cuts grapheme clusters).
+    bracket = f"({expr} >= '[' AND {expr} < '\\')"
     return (
-        f"CASE WHEN left({expr}, 1) IN ('[', '{{') AND json_valid({expr}) "
-        f"THEN CASE WHEN left({expr}, 1) = '[' THEN json_extract_string({expr}, '$[0]') END "
+        f"CASE WHEN ({bracket} OR ({expr} >= '{{' AND {expr} < '|')) AND json_valid({expr}) "
+        f"THEN CASE WHEN {bracket} THEN json_extract_string({expr}, '$[0]') END "
         f"ELSE {expr} END"
     )
 
@@ -302,15 +329,26 @@ def _epoch_sql(text: str) -> str:
     return f"CASE {' '.join(branches)} END"
 
 
-def timestamp_sql(expr: str, ctx: ParseContext) -> str:
+def timestamp_sql(expr: str, ctx: ParseContext, *, trimmed: bool = False) -> str:
     """Text holding a timestamp in a common spelling → TIMESTAMPTZ (NULL if none fits).
 
     ISO 8601 (``T`` or space, ``,`` or ``.`` fraction, ``Z``/offset/``UTC`` or none: then in
     ``ctx.timezone``; DuckDB's ``+00`` offsets too), epoch numbers by magnitude, ``/Date(ms)/``,
     Apache ``21/Oct/2020:07:28:00 +0000``, RFC 1123, US ``MM/DD/YYYY [hh:mm[:ss] [AM|PM]]``
-    and year-less syslog ``Oct 21 07:28:00``.
+    and year-less syslog ``Oct 21 07:28:00``. ``trimmed``: ``expr`` is already trimmed.
     """
-    v = f"trim({expr})"
+    # RFC 3339 with T and an offset (most JSON logs): none of the rewrites of the general rules
+    # changes it and every time zone reads it the same, so it is cast directly (the general
+    # rules cost ten times more).
+    return (
+        f"CASE WHEN regexp_full_match({expr}, {sql_string(_RFC3339)}) "
+        f"THEN TRY_CAST({expr} AS TIMESTAMPTZ) "
+        f"ELSE {_timestamp_rules_sql(expr if trimmed else f'trim({expr})', ctx)} END"
+    )
+
+
+def _timestamp_rules_sql(v: str, ctx: ParseContext) -> str:
+    """:func:`timestamp_sql` of trimmed text ``v``, spelling by spelling."""
     iso = (
         f"regexp_replace(regexp_replace(regexp_replace(regexp_replace({v}, "
         f"'^(\\d{{4}})/(\\d\\d)/(\\d\\d)', '\\1-\\2-\\3'), "
@@ -339,10 +377,19 @@ def timestamp_sql(expr: str, ctx: ParseContext) -> str:
     )
 
 
-def ip_sql(expr: str) -> str:
+def ip_sql(expr: str, *, trimmed: bool = False) -> str:
     """An IPv4/IPv6 address from text (brackets, zone and the ``::ffff:`` prefix removed)."""
+    # A plain IPv4 address (the usual value) is kept as it is, without the rewrites.
+    return (
+        f"CASE WHEN regexp_full_match({expr}, {sql_string(_IPV4)}) THEN {expr} "
+        f"ELSE {_ip_rules_sql(expr if trimmed else f'trim({expr})')} END"
+    )
+
+
+def _ip_rules_sql(text: str) -> str:
+    """:func:`ip_sql` of trimmed text, rewrites first."""
     v = (
-        f"regexp_replace(regexp_replace(regexp_replace(trim({expr}), '^\\[(.*)\\]$', '\\1'), "
+        f"regexp_replace(regexp_replace(regexp_replace({text}, '^\\[(.*)\\]$', '\\1'), "
         f"'%.*$', ''), '^::ffff:(\\d+\\.\\d+\\.\\d+\\.\\d+)$', '\\1', 'i')"
     )
     return (
@@ -357,21 +404,22 @@ def port_sql(expr: str) -> str:
     return f"CASE WHEN {number} BETWEEN 1 AND 65535 THEN {number} END"
 
 
-def transport_sql(expr: str) -> str:
+def transport_sql(expr: str, *, trimmed: bool = False) -> str:
     """network.transport from a name (``TCP``) or an IANA protocol number (``6``)."""
+    text = expr if trimmed else f"trim({expr})"
     numbers = " ".join(
         f"WHEN {sql_string(n)} THEN {sql_string(name)}" for n, name in _TRANSPORT_NUMBERS.items()
     )
     names = ", ".join(sql_string(name) for name in sorted(set(_TRANSPORT_NUMBERS.values())))
     return (
-        f"CASE trim({expr}) {numbers} ELSE CASE WHEN lower(trim({expr})) IN ({names}, 'icmpv6') "
-        f"THEN replace(lower(trim({expr})), 'icmpv6', 'ipv6-icmp') END END"
+        f"CASE {text} {numbers} ELSE CASE WHEN lower({text}) IN ({names}, 'icmpv6') "
+        f"THEN replace(lower({text}), 'icmpv6', 'ipv6-icmp') END END"
     )
 
 
-def enumerated_sql(field: str, expr: str) -> str:
+def enumerated_sql(field: str, expr: str, *, trimmed: bool = False) -> str:
     """The value if ECS allows it for ``field`` (case-insensitive), else NULL."""
-    v = f"lower(trim({expr}))"
+    v = f"lower({expr})" if trimmed else f"lower(trim({expr}))"
     if field == "event.outcome":
         success = ", ".join(sql_string(w) for w in _SUCCESS_WORDS)
         failure = ", ".join(sql_string(w) for w in _FAILURE_WORDS)
@@ -387,7 +435,7 @@ def tags_sql(expr: str) -> str:
     """A VARCHAR[] from a JSON array of strings or comma-separated text."""
     return (
         f"CASE WHEN {expr} IS NULL THEN NULL "
-        f"WHEN left({expr}, 1) = '[' AND json_valid({expr}) "
+        f"WHEN starts_with({expr}, '[') AND json_valid({expr}) "
         f"THEN list_filter(from_json({expr}, '[\"VARCHAR\"]'), lambda t: coalesce(t, '') <> '') "
         f"ELSE list_filter(list_transform(string_split({expr}, ','), lambda t: trim(t)), "
         f"lambda t: t <> '') "
@@ -395,21 +443,25 @@ def tags_sql(expr: str) -> str:
     )
 
 
-def cast_sql(field: str, expr: str, ctx: ParseContext) -> str:
-    """Text → the schema kind of ``field`` (NULL when the text does not fit)."""
+def cast_sql(field: str, expr: str, ctx: ParseContext, *, trimmed: bool = False) -> str:
+    """Text → the schema kind of ``field`` (NULL when the text does not fit).
+
+    ``trimmed``: ``expr`` is already trimmed (:func:`blank_to_null_sql`), so no cast trims it
+    again (``trim`` is idempotent: the result is the same, the SQL shorter and faster).
+    """
     kind = FIELD_BY_NAME[field].kind
     if field in ENUMERATED:
-        return enumerated_sql(field, expr)
+        return enumerated_sql(field, expr, trimmed=trimmed)
     if field == "network.transport":
-        return transport_sql(expr)
+        return transport_sql(expr, trimmed=trimmed)
     if field in ("source.port", "destination.port"):
         return port_sql(expr)
     if kind is Kind.DATE:
-        return timestamp_sql(expr, ctx)
+        return timestamp_sql(expr, ctx, trimmed=trimmed)
     if kind is Kind.LONG:
-        return f"TRY_CAST(trim({expr}) AS BIGINT)"
+        return f"TRY_CAST({expr if trimmed else f'trim({expr})'} AS BIGINT)"
     if kind is Kind.IP:
-        return ip_sql(expr)
+        return ip_sql(expr, trimmed=trimmed)
     if kind is Kind.KEYWORD_LIST:
         return tags_sql(expr)
     return expr
@@ -465,30 +517,118 @@ class PathCandidates:
 
     ``JsonExtraction`` coalesces a target's paths before any transform; here every candidate is
     a separate text (``texts``), so a candidate that does not cast (an ECS ``host`` object where
-    a name was hoped for) falls through to the next one. Transforms that apply to every
-    candidate run once over the whole list (:func:`scalar_list_sql`), not once per column:
-    DuckDB's binder slows down sharply with hundreds of expressions in one SELECT.
+    a name was hoped for) falls through to the next one.
+
+    Two layouts of the same values:
+
+    - lists (the default): one list per record of every path's text (``j``), then of the
+      scalars (``js``) and of the blank-cleaned scalars (``jb``). Transforms that apply to every
+      candidate run once over the whole list (:func:`scalar_list_sql`), not once per column:
+      DuckDB's binder slows down sharply with hundreds of expressions in one SELECT.
+    - columns (``top_keys`` given, for a plan): only the paths under those top-level keys are
+      read, and each used path becomes its own columns ``j_<n>``, ``js_<n>``, ``jb_<n>``, with
+      only the transforms some column reads (a few dozen paths: cheaper than list lambdas).
+
+    A path under a top-level key outside ``top_keys`` is not read at all: for a record whose
+    top-level keys are all in ``top_keys`` its value is NULL anyway, so both layouts give such a
+    record the same values.
     """
 
     def __init__(
-        self, targets: Sequence[tuple[str, Sequence[str]]], *, flat_aliases: bool = True
+        self,
+        targets: Sequence[tuple[str, Sequence[str]]],
+        *,
+        flat_aliases: bool = True,
+        top_keys: Iterable[str] | None = None,
     ) -> None:
-        fields: list[JsonField] = []
-        self.names: dict[str, list[str]] = {}
+        self.top_keys = None if top_keys is None else frozenset(top_keys)
+        self.paths: list[str] = []
+        """The JSON paths read, in list order (slot ``n`` is ``paths[n - 1]``)."""
+        self._candidates: dict[str, list[list[int]]] = {}
+        self._used: dict[str, set[int]] = {"j": set(), "js": set(), "jb": set()}
         for target, paths in targets:
-            names = self.names.setdefault(target, [])
+            candidates = self._candidates.setdefault(target, [])
             for path in paths:
-                names.append(f"{target}#{len(names)}")
-                fields.append(JsonField(names[-1], (path,)))
-        self.extraction = JsonExtraction(fields, flat_aliases=flat_aliases)
+                # A dotted path is read nested and, as in exports, as one flat key.
+                variants = [(path.split(".", 1)[0], json_path(path))]
+                if flat_aliases and "." in path:
+                    variants.append((path, json_path(path, flat=True)))
+                slots = []
+                for top, variant in variants:
+                    if self.top_keys is not None and top not in self.top_keys:
+                        continue
+                    if variant not in self.paths:
+                        self.paths.append(variant)
+                    slots.append(self.paths.index(variant) + 1)  # DuckDB lists are 1-based
+                candidates.append(slots)
+
+    @property
+    def planned(self) -> bool:
+        """Whether only the paths under ``top_keys`` are read (the column layout)."""
+        return self.top_keys is not None
 
     def values_sql(self, column: str = "raw") -> str:
-        """The extraction list for one record (see ``JsonExtraction.values_sql``)."""
-        return self.extraction.values_sql(column)
+        """The extraction list for one record (NULL for a record that is not JSON)."""
+        paths = ", ".join(sql_string(p) for p in self.paths)
+        return f"CASE WHEN json_valid({column}) THEN json_extract_string({column}, [{paths}]) END"
+
+    def reads_first(self, target: str) -> bool:
+        """Whether the best candidate of ``target`` is read (it may be unplanned)."""
+        candidates = self._candidates.get(target, [])
+        return bool(candidates and candidates[0])
 
     def texts(self, target: str, values: str = "j") -> list[str]:
-        """SQL of each candidate's text from the list ``values``, best first."""
-        return [self.extraction.value_sql(name, values) for name in self.names.get(target, [])]
+        """SQL of each read candidate's text, best first.
+
+        ``values`` names the layer: ``j`` (extracted text), ``js`` (:func:`scalar_sql`) or
+        ``jb`` (:func:`blank_to_null_sql` of the scalar). Empty text is no value. Candidates
+        that are not read are left out (they are NULL for every record the plan takes).
+        """
+        texts = []
+        for slots in self._candidates.get(target, []):
+            if not slots:
+                continue
+            if self.planned:
+                self._used[values].update(slots)
+                parts = [f"nullif({values}_{slot}, '')" for slot in slots]
+            else:
+                parts = [f"nullif({values}[{slot}], '')" for slot in slots]
+            texts.append(first_sql(parts))
+        return texts
+
+    def layers_sql(self, source: str) -> str:
+        """CTEs ``src`` .. ``clean`` over ``source``: record_no, _error and the value layers.
+
+        In the column layout, call this after every :meth:`texts` (it emits only what they
+        read) and only for records known to be JSON objects (``_error`` is NULL).
+        """
+        if not self.planned:
+            return f"""src AS (
+    SELECT record_no, {record_error_sql()} AS _error, {self.values_sql()} AS j FROM {source}
+),
+scalars AS (
+    SELECT record_no, _error, j, {scalar_list_sql("j")} AS js FROM src
+),
+clean AS (
+    SELECT record_no, _error, j, js, {blank_list_sql("js")} AS jb FROM scalars
+)"""
+        blank = sorted(self._used["jb"])
+        scalar = sorted(self._used["js"] | self._used["jb"])
+        text = sorted(self._used["j"] | set(scalar))
+        paths = ", ".join(sql_string(self.paths[slot - 1]) for slot in text)
+        extracted = f"json_extract_string(raw, [{paths}])" if text else "NULL"
+        texts = [f"j[{i}] AS j_{slot}" for i, slot in enumerate(text, 1)]
+        scalars = [f"{scalar_sql(f'j_{slot}')} AS js_{slot}" for slot in scalar]
+        blanks = [f"{blank_to_null_sql(f'js_{slot}')} AS jb_{slot}" for slot in blank]
+        return f"""src AS (
+    SELECT record_no, {extracted} AS j FROM {source}
+),
+texts AS (
+    SELECT {select_list(["record_no", "CAST(NULL AS VARCHAR) AS _error", *texts])}
+    FROM src
+),
+scalars AS (SELECT {select_list(["*", *scalars])} FROM texts),
+clean AS (SELECT {select_list(["*", *blanks])} FROM scalars)"""
 
 
 def first_sql(parts: Sequence[str]) -> str:
@@ -496,6 +636,22 @@ def first_sql(parts: Sequence[str]) -> str:
     if not parts:
         return "NULL"
     return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+
+
+def first_cast_sql(texts: Sequence[str], cast: Callable[[str], str]) -> str:
+    """The first non-NULL of ``cast`` over ``texts`` (NULL for none).
+
+    A long cast (timestamps, addresses) is written once, in a lambda over the list of texts,
+    rather than once per text: DuckDB takes longer to bind a query than to run it on 10,000
+    records when the query repeats a large expression.
+    """
+    cast_x = cast("x")
+    if len(texts) <= 1 or cast_x == "x" or len(cast_x) < 500:
+        return first_sql([cast(t) for t in texts])
+    return (
+        f"list_filter(list_transform([{', '.join(texts)}], lambda x: {cast_x}), "
+        f"lambda y: y IS NOT NULL)[1]"
+    )
 
 
 def merge_json_sql(objects: Iterable[str]) -> str:
@@ -581,38 +737,39 @@ class EcsJsonParser(Parser):
         return 0.9 * share_matching(sample.records, _is_ecs_document)
 
     def sql(self, ctx: ParseContext) -> str:
+        tops = sample_top_keys(ctx.sample)
+        if tops is None:
+            return self._select(ctx, _ecs_paths(None), "batch")
+        # The plan: only the paths under the sample's top-level keys. A record with any other
+        # top-level key (or that is not plainly a JSON object) takes the full reading instead.
+        planned = self._select(ctx, _ecs_paths(tops), PLANNED_RECORDS)
+        general = self._select(ctx, _ecs_paths(None), UNPLANNED_RECORDS)
+        return planned_union_sql(tops, planned, general)
+
+    def _select(self, ctx: ParseContext, paths: PathCandidates, source: str) -> str:
         fields = mappable_fields()
-        targets: list[tuple[str, Sequence[str]]] = [(f, (f,)) for f in fields]
-        targets.append(("@timestamp", _OTHER_TIMESTAMPS))
-        targets += [(f"kibana:{f}", keys) for f, keys in _KIBANA_FIELDS.items()]
-        targets += [(f"kibana:{f}", (key,)) for f, key in _KIBANA_EXTRA]
-        targets += [(f"extra:{f}", (f,)) for f in _ECS_EXTRA]
-        paths = PathCandidates(targets)
-        kibana = " AND ".join(
-            f"{paths.texts(f'kibana:{f}', 'jb')[0]} IS NOT NULL"
-            for f in ("source.ip", "url.path", "http.response.status_code")
-        )
-        columns = [self._column(paths, f, ctx) for f in fields if f not in _ECS_COMPLETED]
+        kibana_keys = ("source.ip", "url.path", "http.response.status_code")
+        # Kibana's shape needs its three keys: when the plan reads none of one, no record the
+        # plan takes has that shape.
+        kibana: str | None = None
+        if all(paths.reads_first(f"kibana:{f}") for f in kibana_keys):
+            kibana = " AND ".join(
+                f"{paths.texts(f'kibana:{f}', 'jb')[0]} IS NOT NULL" for f in kibana_keys
+            )
+        columns = [self._column(paths, f, ctx, kibana) for f in fields if f not in _ECS_COMPLETED]
         completed = [
-            self._column(paths, f, ctx, alias=f"_{i}") for i, f in enumerate(_ECS_COMPLETED)
+            self._column(paths, f, ctx, kibana, alias=f"_{i}") for i, f in enumerate(_ECS_COMPLETED)
         ]
         excluded = ", ".join(f"_{i}" for i in range(len(_ECS_COMPLETED)))
+        extra = self._extra(paths, kibana)
         return f"""
-WITH src AS (
-    SELECT record_no, {record_error_sql()} AS _error, {paths.values_sql()} AS j FROM batch
-),
-scalars AS (
-    SELECT record_no, _error, j, {scalar_list_sql("j")} AS js FROM src
-),
-clean AS (
-    SELECT record_no, _error, j, js, {blank_list_sql("js")} AS jb FROM scalars
-),
-shaped AS (SELECT *, coalesce({kibana}, false) AS kibana FROM clean),
+WITH {paths.layers_sql(source)},
+shaped AS (SELECT *, {f"coalesce({kibana}, false)" if kibana else "false"} AS kibana FROM clean),
 mapped AS (
     SELECT record_no, _error, kibana,
        {select_list(columns)},
        {select_list(completed)},
-       {self._extra(paths)} AS extra
+       {extra} AS extra
     FROM shaped
 )
 SELECT record_no,
@@ -637,7 +794,12 @@ FROM mapped
 """
 
     def _column(
-        self, paths: PathCandidates, field: str, ctx: ParseContext, alias: str | None = None
+        self,
+        paths: PathCandidates,
+        field: str,
+        ctx: ParseContext,
+        kibana: str | None,
+        alias: str | None = None,
     ) -> str:
         kind = FIELD_BY_NAME[field].kind
         if kind is Kind.TEXT:
@@ -645,20 +807,71 @@ FROM mapped
         elif kind is Kind.KEYWORD_LIST:
             value = first_sql([tags_sql(t) for t in paths.texts(field, "j")])
         else:
-            value = first_sql([cast_sql(field, t, ctx) for t in paths.texts(field, "jb")])
-            kibana = [cast_sql(field, t, ctx) for t in paths.texts(f"kibana:{field}", "jb")]
-            if kibana:
-                value = f"coalesce({value}, CASE WHEN kibana THEN {first_sql(kibana)} END)"
+            texts = paths.texts(field, "jb")
+            if kibana:  # a cast of NULL is NULL: the guard may go inside
+                texts += [
+                    f"CASE WHEN kibana THEN {t} END" for t in paths.texts(f"kibana:{field}", "jb")
+                ]
+            value = first_cast_sql(texts, lambda t: cast_sql(field, t, ctx, trimmed=True))
         return f"{value} AS {quote_ident(alias or field)}"
 
-    def _extra(self, paths: PathCandidates) -> str:
+    def _extra(self, paths: PathCandidates, kibana: str | None) -> str:
         pairs = [(f, first_sql(paths.texts(f"extra:{f}", "js"))) for f in _ECS_EXTRA]
-        pairs += [
-            (f, f"CASE WHEN kibana THEN {first_sql(paths.texts(f'kibana:{f}', 'js'))} END")
-            for f, _ in _KIBANA_EXTRA
-        ]
+        if kibana:
+            shaped = [(f, first_sql(paths.texts(f"kibana:{f}", "js"))) for f, _ in _KIBANA_EXTRA]
+            pairs += [(f, f"CASE WHEN kibana THEN {v} END") for f, v in shaped if v != "NULL"]
+        # Keys the plan does not read are NULL, and NULLs are dropped from ``extra`` anyway.
+        pairs = [(k, v) for k, v in pairs if v != "NULL"]
+        if not pairs:
+            return "CAST(NULL AS VARCHAR)"
         args = ", ".join(f"{sql_string(k)}, {v}" for k, v in pairs)
-        return merge_json_sql([f"json_object({args})"])
+        merged = merge_json_sql([f"json_object({args})"])
+        # Most records have none of these keys: skip building and merging an empty object.
+        return f"CASE WHEN coalesce({', '.join(v for _, v in pairs)}) IS NOT NULL THEN {merged} END"
+
+
+def _ecs_paths(top_keys: Iterable[str] | None) -> PathCandidates:
+    """Every path the ECS parser reads (all of them, or those under ``top_keys``)."""
+    targets: list[tuple[str, Sequence[str]]] = [(f, (f,)) for f in mappable_fields()]
+    targets.append(("@timestamp", _OTHER_TIMESTAMPS))
+    targets += [(f"kibana:{f}", keys) for f, keys in _KIBANA_FIELDS.items()]
+    targets += [(f"kibana:{f}", (key,)) for f, key in _KIBANA_EXTRA]
+    targets += [(f"extra:{f}", (f,)) for f in _ECS_EXTRA]
+    return PathCandidates(targets, top_keys=top_keys)
+
+
+def sample_top_keys(sample: Sequence[str]) -> frozenset[str] | None:
+    """The top-level keys of the sample's JSON objects (None when it holds no object)."""
+    objects = [doc for doc in map(json_object_record, sample) if doc is not None]
+    if not objects:
+        return None
+    return frozenset(key for doc in objects for key in doc)
+
+
+PLANNED_RECORDS = "(SELECT record_no, raw FROM batch ANTI JOIN _unplanned USING (record_no))"
+"""The records of ``batch`` a plan takes (inside :func:`planned_union_sql`)."""
+UNPLANNED_RECORDS = "(SELECT record_no, raw FROM batch SEMI JOIN _unplanned USING (record_no))"
+"""The records of ``batch`` a plan does not take (inside :func:`planned_union_sql`)."""
+
+
+def planned_union_sql(top_keys: Iterable[str], planned: str, general: str) -> str:
+    """One row per record: ``planned`` for the records a plan takes, ``general`` for the rest.
+
+    ``planned`` reads :data:`PLANNED_RECORDS`, ``general`` :data:`UNPLANNED_RECORDS`. A record
+    is taken when it is a JSON object (starts with ``{``, parses) whose top-level keys are all
+    in ``top_keys``: one cheap parse (``json_keys``, with ``try`` turning a record that does not
+    parse into NULL, i.e. not taken) decides, once per record. Only the numbers of the records
+    not taken are kept (usually none), and each branch joins ``batch`` with them.
+    """
+    keys = "[" + ", ".join(sql_string(k) for k in sorted(top_keys)) + "]"
+    taken = (
+        f"coalesce(starts_with(raw, '{{') AND len(list_filter(try(json_keys(raw)), "
+        f"lambda k: NOT list_contains({keys}, k))) = 0, false)"
+    )
+    return f"""WITH _unplanned AS MATERIALIZED (SELECT record_no FROM batch WHERE NOT {taken})
+SELECT * FROM ({planned})
+UNION ALL BY NAME
+SELECT * FROM ({general})"""
 
 
 # --- generic JSON objects and tables ----------------------------------------------------------
@@ -743,9 +956,10 @@ class KeyedRecords:
         values = [f"{self._value(t, i)} AS x{i}" for t, i in schema_slots]
         outputs = [self._output(t, i) for t, i in schema_slots]
         # Objects and arrays are not values of a column (tags excepted: they are read apart).
+        v = "CAST(vj[i] AS VARCHAR)"
         top_text = (
-            "list_transform(vs, lambda x, i: "
-            "CASE WHEN left(vj[i], 1) IN ('{', '[') THEN NULL ELSE x END)"
+            f"list_transform(vs, lambda x, i: CASE WHEN ({v} >= '{{' AND {v} < '|') "
+            f"OR ({v} >= '[' AND {v} < '\\') THEN NULL ELSE x END)"
         )
         return f"""
 WITH src AS (
@@ -820,15 +1034,23 @@ FROM typed
     def _value(self, target: str, slot: int) -> str:
         """``target`` cast to its kind: the mapped nested key, the top-level key, the ECS path."""
         kind = FIELD_BY_NAME[target].kind
+        mapped = f"map:{target}"
         if kind is Kind.KEYWORD_LIST:  # arrays allowed
-            top = f"CASE WHEN left(vj[p{slot}], 1) = '{{' THEN NULL ELSE vs[p{slot}] END"
-            texts = [*self.paths.texts(f"map:{target}", "j"), top]
-            return tags_sql(first_sql(texts))
-        values = ("jt", "vt") if kind is Kind.TEXT else ("jb", "vb")
-        texts = [*self.paths.texts(f"map:{target}", values[0]), f"{values[1]}[p{slot}]"]
-        if kind is Kind.TEXT:
-            return f"nullif({first_sql(texts)}, '')"
-        return cast_sql(target, first_sql(texts), self.ctx)
+            vj = f"CAST(vj[p{slot}] AS VARCHAR)"
+            top = f"CASE WHEN {vj} >= '{{' AND {vj} < '|' THEN NULL ELSE vs[p{slot}] END"
+            value = tags_sql(first_sql([*self.paths.texts(mapped, "j"), top]))
+        else:
+            values = ("jt", "vt") if kind is Kind.TEXT else ("jb", "vb")
+            text = first_sql([*self.paths.texts(mapped, values[0]), f"{values[1]}[p{slot}]"])
+            if kind is Kind.TEXT:
+                value = f"nullif({text}, '')"
+            else:
+                value = cast_sql(target, text, self.ctx, trimmed=True)
+        if self.paths.texts(mapped):
+            return value
+        # Most fields have no key in a given key list (p is NULL): skip their casts, which cost
+        # even on NULLs (a timestamp's as much as a JSON parse).
+        return f"CASE WHEN p{slot} IS NOT NULL THEN {value} END"
 
     def _output(self, target: str, slot: int) -> str:
         value = f"x{slot}"
@@ -844,23 +1066,34 @@ FROM typed
         checked = [(t, i) for t, i in self.slots.items() if t in FIELD_BY_NAME and can_fail(t)]
         invalid = {i: f"(vb[p{i}] IS NOT NULL AND x{i} IS NULL)" for _, i in checked}
         # Empty text and "-" are no value (a blank CSV cell), as for the columns.
+        # The unused keys' object, written as text (the merge below parses and rewrites it):
+        # five times cheaper than building a MAP for to_json.
+        value = "CAST(vj[p] AS VARCHAR)"
+        member = f"to_json(xcol[i]) || ':' || {value}"
         objects = [
-            "to_json(map_from_entries(list_filter(map_entries(map(xcol, list_select(vj, xpos))), "
-            "lambda e: CAST(e.value AS VARCHAR) NOT IN ('\"\"', '\"-\"'))))"
+            "'{' || array_to_string(list_filter(list_transform(xpos, lambda p, i: "
+            f"CASE WHEN {value} NOT IN ('\"\"', '\"-\"') THEN {member} END), "
+            "lambda t: t IS NOT NULL), ',') || '}'"
         ]
         objects += [
             f"CASE WHEN {invalid[i]} THEN json_object(c{i}, vj[p{i}]) END" for _, i in checked
         ]
+        present = {
+            i: f"vb[p{i}] IS NOT NULL" for t, i in self.slots.items() if t not in FIELD_BY_NAME
+        }
         objects += [
-            f"CASE WHEN vb[p{i}] IS NOT NULL THEN json_object({sql_string(t)}, vj[p{i}]) END"
+            f"CASE WHEN {present[i]} THEN json_object({sql_string(t)}, vj[p{i}]) END"
             for t, i in self.slots.items()
-            if t not in FIELD_BY_NAME
+            if i in present
         ]
         names = ", ".join(f"CASE WHEN {invalid[i]} THEN {sql_string(t)} END" for t, i in checked)
-        objects.append(
-            f"json_object({sql_string(INVALID_FIELDS_KEY)}, nullif(concat_ws(',', {names}), ''))"
-        )
-        return merge_json_sql(objects)
+        key = sql_string(INVALID_FIELDS_KEY)
+        objects.append(f"json_object({key}, nullif(concat_ws(',', {names}), ''))")
+        # Usually no value is invalid and no key names a field the schema lacks: then all those
+        # objects are empty, and merging them (one JSON parse each) would change nothing.
+        rare = " OR ".join([*invalid.values(), *present.values()]) or "false"
+        usual = merge_json_sql([objects[0], f"json_object({key}, NULL)"])
+        return f"CASE WHEN {rare} THEN {merge_json_sql(objects)} ELSE {usual} END"
 
 
 def _share_json_objects(records: Sequence[str]) -> float:
