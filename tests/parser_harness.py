@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -40,3 +41,13 @@ def run_parser(
     assert [r["record_no"] for r in rows] == list(range(1, len(records) + 1)), "one row per record"
     con.close()
     return rows
+
+
+def extra(row: dict[str, Any]) -> dict[str, Any]:
+    """The row's ``extra`` JSON object ({} when empty)."""
+    return json.loads(row["extra"]) if row["extra"] else {}
+
+
+def utc(*parts: int) -> datetime:
+    """A UTC datetime from year, month, day, ... ."""
+    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]

@@ -33,7 +33,7 @@ from loglens.parse.json_docs import (
 )
 from loglens.parse.registry import detect_format
 from loglens.schema import FIELD_BY_NAME
-from tests.parser_harness import run_parser, sample
+from tests.parser_harness import extra, run_parser, sample, utc
 
 DATA = Path(__file__).parent.parent / "data" / "json"
 ECS = EcsJsonParser()
@@ -62,14 +62,6 @@ BROKEN_REASONS = [
 
 def lines(name: str) -> list[str]:
     return [line for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line]
-
-
-def extra(row: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(row["extra"]) if row["extra"] else {}
-
-
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
 
 
 # --- ECS documents -----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from loglens.parse.base import ParseContext
 from loglens.parse.json_docs import ENUMERATED
 from loglens.parse.windows import EVENTS, WindowsEventParser
-from tests.parser_harness import run_parser, sample
+from tests.parser_harness import extra, run_parser, sample, utc
 
 DATA = Path(__file__).parent.parent / "data" / "windows"
 PARSER = WindowsEventParser()
@@ -40,14 +40,6 @@ def lines(name: str) -> list[str]:
 
 def parse(records: list[str], ctx: ParseContext = CTX) -> list[dict[str, Any]]:
     return run_parser(PARSER, records, ctx)
-
-
-def extra(row: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(row["extra"]) if row["extra"] else {}
-
-
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
 
 
 # --- OTRF flat exports -------------------------------------------------------------------------
