@@ -1,0 +1,1 @@
+"""Anomaly detectors over series and events (estimator contract in ``detect.base``)."""
