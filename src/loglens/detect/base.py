@@ -15,9 +15,21 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from loglens.errors import LoglensError
 from loglens.series import Series
 
 SEVERITIES = ("low", "medium", "high", "critical")
+
+
+class DetectError(LoglensError):
+    """A detector cannot work with what it was given (unfitted, a missing column, bad input)."""
+
+
+class NotEnoughHistoryError(DetectError):
+    """The training history is too short (or too empty) for the detector to learn from.
+
+    Callers that run many series (a pipeline) catch this per series and report it as skipped.
+    """
 
 
 @dataclass(frozen=True)
