@@ -15,6 +15,8 @@ from typing import Protocol
 import duckdb
 import pyarrow as pa
 
+from loglens.series import SeriesFrame, SeriesSpec
+
 
 @dataclass(frozen=True)
 class WriteSummary:
@@ -148,6 +150,10 @@ class Store(Protocol):
     def terms(self, field: str, query: Query, size: int = 10) -> TermsResult: ...
 
     def datasets(self) -> list[DatasetInfo]: ...
+
+    def series(self, spec: SeriesSpec) -> SeriesFrame:
+        """Bucketed frames of ``spec``: aggregated by the backend, silence kept apart."""
+        ...
 
     def tag(self, event_ids: Sequence[str], tags: Sequence[str]) -> int: ...
 

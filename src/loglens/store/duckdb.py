@@ -20,6 +20,7 @@ from loglens import schema
 from loglens.errors import QueryError, StoreError
 from loglens.query import install_sql_functions, to_duckdb_sql
 from loglens.schema import FIELD_BY_NAME, FIELDS, Kind, quote_ident
+from loglens.series import SeriesFrame, SeriesSpec
 from loglens.store.base import (
     DatasetInfo,
     IngestRecord,
@@ -295,6 +296,12 @@ class DuckDBStore:
         return self._arrow(
             f"SELECT * FROM ingest_files ORDER BY finished DESC LIMIT {int(limit)}", []
         )
+
+    def series(self, spec: SeriesSpec) -> SeriesFrame:
+        """Bucketed frames of ``spec``, aggregated in DuckDB (see ``store.duckdb_series``)."""
+        from loglens.store.duckdb_series import series_frame
+
+        return series_frame(self.con, spec)
 
     def sql(self, statement: str, params: Sequence[object] = ()) -> pa.Table:
         """Run read-only SQL against the store (for the Python API and tests)."""
