@@ -11,7 +11,7 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,7 +20,14 @@ import click
 from loglens import __version__
 from loglens.config import Config, load_config
 from loglens.errors import LoglensError
-from loglens.output import describe_ingest, format_count, write_csv, write_jsonl, write_table
+from loglens.output import (
+    describe_ingest,
+    format_count,
+    safe_terminal_text,
+    write_csv,
+    write_jsonl,
+    write_table,
+)
 from loglens.store.base import IngestRecord, Query, RangeFilter
 
 EXIT_ATTENTION = 1
@@ -323,6 +330,178 @@ def formats() -> None:
         {"format": "xlsx", "reads": "Excel workbook (every sheet)"},
     ]
     write_table(rows, ["format", "reads"], sys.stdout, max_width=100)
+
+
+# --- series ------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--by",
+    "group_by",
+    multiple=True,
+    metavar="FIELD",
+    help="Group by FIELD (repeatable; default event.dataset).",
+)
+@click.option(
+    "--interval", default="15m", show_default=True, metavar="15m|1h|1d", help="Bucket width."
+)
+@click.option(
+    "--metric",
+    default="count",
+    show_default=True,
+    metavar="count|sum:FIELD|distinct:FIELD|rate:LUCENE",
+    help="What each bucket measures; rate is the share of events matching LUCENE.",
+)
+@click.option("--query", "lucene", default="*", show_default=True, metavar="LUCENE")
+@click.option("--since", metavar="DATE|DATETIME", help="Start (UTC unless an offset is given).")
+@click.option(
+    "--until", metavar="DATE|DATETIME", help="End, exclusive; a date includes that whole day."
+)
+@click.option("--per-day", is_flag=True, help="Per group: time-of-day rows × one column per day.")
+@click.option(
+    "--top", type=click.IntRange(1, None), metavar="N", help="Keep the N largest groups (500)."
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@pass_state
+def series(
+    state: _State,
+    group_by: tuple[str, ...],
+    interval: str,
+    metric: str,
+    lucene: str,
+    since: str | None,
+    until: str | None,
+    per_day: bool,
+    top: int | None,
+    output: str,
+) -> None:
+    """Events bucketed in time per group: counts, sums, distinct values or rates.
+
+    A bucket is a value (0 when the source sent events but none of this group's), silent (the
+    group's source, its event.dataset, sent nothing at all: an outage) or inactive (before the
+    source's first event).
+
+    \b
+    Examples:
+      loglens series --by network.protocol --interval 1h
+      loglens series --metric sum:network.bytes --by source.ip --top 10 -o csv
+      loglens series --metric 'rate:http.response.status_code:[400 TO 599]' \\
+          --query event.dataset:apache.access --per-day
+    """
+    import dataclasses
+
+    from loglens.series import Metric, SeriesSpec, parse_interval
+    from loglens.store import open_store
+
+    spec = SeriesSpec(
+        group_by=tuple(group_by) or ("event.dataset",),
+        interval=parse_interval(interval),
+        metric=Metric.parse(metric),
+        query=lucene.strip() or "*",
+        start=_series_instant(since, "--since", end=False),
+        end=_series_instant(until, "--until", end=True),
+    )
+    if top is not None:
+        spec = dataclasses.replace(spec, max_groups=top)
+    config = state.config()
+    with open_store(config.store.url) as store:
+        frame = store.series(spec)
+    out = sys.stdout
+    if per_day:
+        _print_per_day(frame, output, out)
+    else:
+        _print_series(frame, output, out)
+    if output == "table":
+        _print_series_footer(frame, interval, out)
+
+
+def _series_instant(text: str | None, option: str, *, end: bool) -> datetime | None:
+    if text is None or not text.strip():
+        return None
+    value = text.strip()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date or date-time like 2024-05-01 or 2024-05-01T10:00",
+            param_hint=option,
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    if end and len(value) == 10:  # a bare date: through the end of that day
+        parsed += timedelta(days=1)
+    return parsed.astimezone(UTC)
+
+
+def _series_number(value: float | None, rate: bool, *, table: bool) -> float | int | None:
+    if value is None or value != value:  # NaN: silent, inactive or an empty rate bucket
+        return None
+    if not rate and float(value).is_integer():
+        return int(value)
+    return round(value, 4) if table else value
+
+
+def _print_series(frame: Any, output: str, out: TextIO) -> None:
+    table = frame.to_arrow()
+    rate = frame.spec.metric.kind == "rate"
+    rows = table.to_pylist()
+    for row in rows:
+        row["value"] = _series_number(row["value"], rate, table=output == "table")
+    columns = [*frame.spec.group_by, "bucket", "value", "state"]
+    _emit(rows, columns, output, out, right=["value"], nested=False)
+
+
+def _print_per_day(frame: Any, output: str, out: TextIO) -> None:
+    rate = frame.spec.metric.kind == "rate"
+    group_fields = list(frame.spec.group_by)
+    combined: list[dict[str, Any]] = []
+    days: list[str] = []
+    for one in frame.series:
+        view = frame.per_day(one.key)
+        days = view.day_labels()
+        rows = []
+        for r, time_label in enumerate(view.time_labels()):
+            row: dict[str, Any] = dict(zip(group_fields, one.key, strict=True))
+            row["time"] = time_label
+            for c, day in enumerate(days):
+                cell: object = _series_number(
+                    float(view.values[r, c]), rate, table=output == "table"
+                )
+                if output == "table" and view.silent[r, c]:
+                    cell = "silent"
+                row[day] = cell
+            rows.append(row)
+        if output == "table":
+            sources = ", ".join(one.sources) or "(none)"
+            out.write(f"{safe_terminal_text(one.name)}  (sources: {safe_terminal_text(sources)})\n")
+            write_table(rows, ["time", *days], out, right_align=days)
+            out.write("\n")
+        else:
+            combined.extend(rows)
+    if output != "table":
+        _emit(combined, [*group_fields, "time", *days], output, out, nested=False)
+
+
+def _print_series_footer(frame: Any, interval: str, out: TextIO) -> None:
+    groups = len(frame.series)
+    if not groups:
+        out.write("(no matching events)\n")
+        return
+    silent = sum(int(s.silent.sum()) for s in frame.series)
+    line = (
+        f"({groups} group(s) × {len(frame.buckets)} bucket(s) of {interval.strip()}, "
+        f"metric {frame.spec.metric.label}; {silent} silent bucket(s)"
+    )
+    if frame.groups_left_out:
+        line += f"; {frame.groups_left_out} smaller group(s) left out, see --top"
+    out.write(safe_terminal_text(line) + ")\n")
 
 
 # --- generate and demo -------------------------------------------------------------------------
