@@ -80,6 +80,12 @@ def cli(ctx: click.Context, config_path: str | None, store: str | None, debug: b
 @click.option("--timezone", help="Zone of timestamps without an offset (default UTC).")
 @click.option("--source-key", help="Mixed into event ids (tell apart identical sources).")
 @click.option(
+    "--keep-original",
+    type=click.Choice(["auto", "all", "failures"]),
+    help="Store the raw record as event.original: auto (failures and formats a parser cannot "
+    "capture fully), all, or failures only.",
+)
+@click.option(
     "--pseudonymize/--no-pseudonymize",
     default=None,
     help="Keyed pseudonyms for IPs and names (key from LOGLENS_PSEUDONYM_KEY).",
@@ -94,6 +100,7 @@ def ingest(
     year: int | None,
     timezone: str | None,
     source_key: str | None,
+    keep_original: str | None,
     pseudonymize: bool | None,
     quiet: bool,
 ) -> None:
@@ -109,6 +116,7 @@ def ingest(
             "ingest.year": year,
             "ingest.timezone": timezone,
             "ingest.source_key": source_key,
+            "ingest.keep_original": keep_original,
             "pseudonymize.enabled": pseudonymize,
         }
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
@@ -57,6 +58,13 @@ class IngestConfig:
     max_line_bytes: int = 1_048_576
     source_key: str = ""
     """Mixed into event ids; give two sources with identical lines different keys."""
+    memory_limit: str = "1GB"
+    """DuckDB's memory limit while ingesting: bounds the process's size on big inputs (batches
+    of up to ``batch_lines`` records; DuckDB spills to disk beyond the limit)."""
+    keep_original: str = "auto"
+    """When the raw record is stored as ``event.original``: ``all``; ``failures`` (only records
+    no parser understood); ``auto`` (failures, plus every record of formats whose parser does not
+    capture everything, e.g. JSON documents with keys the schema lacks)."""
 
 
 @dataclass(frozen=True)
@@ -279,6 +287,23 @@ def _as_store_url(value: object) -> str:
     return url
 
 
+KEEP_ORIGINAL_CHOICES = ("auto", "all", "failures")
+
+
+def _as_keep_original(value: object) -> str:
+    choice = _as_str(value).strip().lower()
+    if choice not in KEEP_ORIGINAL_CHOICES:
+        raise ValueError(f"expected one of {', '.join(KEEP_ORIGINAL_CHOICES)}")
+    return choice
+
+
+def _as_memory_size(value: object) -> str:
+    text = _as_str(value).strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text, re.IGNORECASE):
+        raise ValueError("expected a size such as 512MB or 2GB")
+    return text
+
+
 def _as_format(value: object) -> str:
     return _as_str(value).strip().lower() or "auto"
 
@@ -293,6 +318,8 @@ _VALIDATORS: dict[str, Callable[[object], object]] = {
     "ingest.batch_lines": _as_int(100, 10_000_000),
     "ingest.max_line_bytes": _as_int(1024, 256 * 1024 * 1024),
     "ingest.source_key": _as_str,
+    "ingest.keep_original": _as_keep_original,
+    "ingest.memory_limit": _as_memory_size,
     "network.internal_cidrs": _as_cidrs,
     "pseudonymize.enabled": _as_bool,
     "pseudonymize.key_env": _as_str,

@@ -206,6 +206,22 @@ class Pipeline:
     ) -> None:
         con = self.store.staging_connection()
         parser_sql = parser.sql(ctx)
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        _run(con, f"SET memory_limit = {_sql_literal(self.config.ingest.memory_limit)}")
+        try:
+            self._write_batches(con, batches, parser, parser_sql, ctx, record)
+        finally:
+            _run(con, f"SET memory_limit = {_sql_literal(str(limit))}")
+
+    def _write_batches(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        batches: Iterator[RecordBatch],
+        parser: Parser,
+        parser_sql: str,
+        ctx: ParseContext,
+        record: IngestRecord,
+    ) -> None:
         for batch in batches:
             con.register("_batch_arrow", batch.table())
             con.register("_batch_errors", _errors_table(batch.errors))
@@ -385,7 +401,7 @@ class Pipeline:
             ),
             "event.module": f"coalesce({parsed('event.module')}, {module_default})",
             "event.dataset": parsed("event.dataset"),
-            "event.original": "b.raw",
+            "event.original": self._original_sql(parser, failed),
             "event.ingested": f"'{ingested}'",
             "log.file.path": _sql_literal(ctx.source),
             "log.file.line": "b.line_no",
@@ -431,6 +447,13 @@ class Pipeline:
             f"FROM _batch_all b {' '.join(joins)} "
             f"WHERE NOT b._blank AND NOT {skip}"
         )
+
+    def _original_sql(self, parser: Parser, failed: str) -> str:
+        """The raw record, for failures always; for parsed records as ``keep_original`` says."""
+        keep = self.config.ingest.keep_original
+        if keep == "all" or (keep == "auto" and not parser.lossless):
+            return "b.raw"
+        return f"CASE WHEN {failed} THEN b.raw END"
 
     def _scrub_text(self, con: duckdb.DuckDBPyConnection) -> None:
         """Replace addresses and known names inside free text (pseudonymisation only)."""

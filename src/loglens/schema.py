@@ -141,8 +141,21 @@ EVENT_SCHEMA: pa.Schema = pa.schema([pa.field(f.name, f.arrow_type) for f in FIE
 PARSE_FAILURE_TAG = "_parse_failure"
 """Tag on records no parser understood (after Logstash's ``_grokparsefailure``)."""
 
-TEXT_SEARCH_FIELDS: tuple[str, ...] = ("event.original", "message")
-"""Fields a free-text query (no field name) searches."""
+TEXT_SEARCH_FIELDS: tuple[str, ...] = (
+    "event.original",
+    "message",
+    "error.message",
+    "process.command_line",
+    "url.original",
+    "http.request.referrer",
+    "user_agent.original",
+    "dns.question.name",
+    "rule.name",
+    "extra",
+)
+"""Fields a free-text query (no field name) searches: the record's text. ``event.original`` is
+not kept for every parsed record (``ingest.keep_original``), so the fields a raw line's text
+lands in are searched too."""
 
 
 def quote_ident(name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import signal
 import subprocess
@@ -51,6 +52,40 @@ def test_apache_excerpt_accounting_and_failure_record(tmp_path: Path) -> None:
     assert failure["event.original"].startswith("46.118.127.106 - - [20/May/2015:12:05:17")
     assert failure["@timestamp"] is not None  # salvaged for the timeline
     assert failure["source.ip"] is None  # nothing else is trusted from a broken line
+
+
+def test_raw_text_is_kept_where_the_columns_cannot_hold_it(tmp_path: Path) -> None:
+    lines = [
+        '10.0.0.1 - - [20/May/2015:12:05:17 +0000] "GET /wp-login.php HTTP/1.1" 404 12 "-" "x"',
+        '10.0.0.2 identd bob [20/May/2015:12:05:18 +0000] "GET / HTTP/1.1" 200 5',
+        '10.0.0.3 - - [20/May/2015:12:05:19 +0000] "GET / HTTP/1.1" 200 5 "-" "cut off',
+    ]
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(lines) + "\n")
+    fields = ["log.file.line", "event.original", "extra", "user.name"]
+    for keep, kept_lines in (("auto", {3}), ("failures", {3}), ("all", {1, 2, 3})):
+        config = make_config(tmp_path / keep, **{"ingest.keep_original": keep})
+        (record,) = ingest(config, path)
+        assert (record.parsed, record.failed) == (2, 1)
+        with open_store(config.store.url) as store:
+            rows = store.search(Query(size=None, fields=fields)).to_pylist()
+            # Free text still finds a parsed line whose raw text is not stored.
+            assert store.count(Query(text="wp-login")) == 1
+        by_line = {r["log.file.line"]: r for r in rows}
+        assert {n for n, r in by_line.items() if r["event.original"]} == kept_lines, keep
+        assert by_line[2]["user.name"] == "bob"
+        assert json.loads(by_line[2]["extra"]) == {"apache.access.ident": "identd"}
+        assert by_line[3]["event.original"] == lines[2]
+
+
+def test_json_documents_keep_their_raw_text_by_default(tmp_path: Path) -> None:
+    doc = DATA / "json" / "ecs_documents.ndjson"
+    config = make_config(tmp_path)
+    (record,) = ingest(config, doc)
+    with open_store(config.store.url) as store:
+        rows = store.search(Query(size=None, fields=["event.original"])).to_pylist()
+    assert record.parsed and len(rows) == record.parsed + record.failed
+    assert all(r["event.original"] for r in rows)  # the parser does not capture every key
 
 
 def test_reingest_adds_nothing_and_counts_duplicates(tmp_path: Path) -> None:
@@ -189,7 +224,8 @@ def test_bad_inputs_give_clear_errors(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_pseudonymised_store_keeps_no_real_addresses(tmp_path: Path) -> None:
-    config = make_config(tmp_path, **{"pseudonymize.enabled": True})
+    # Keep every raw line, so the scrubbing of free text is checked on all of them.
+    config = make_config(tmp_path, **{"pseudonymize.enabled": True, "ingest.keep_original": "all"})
     key = {"LOGLENS_PSEUDONYM_KEY": "a key that is long enough 123"}
     with Pipeline(config, env=key) as pipeline:
         (record,) = pipeline.ingest([str(APACHE)]).inputs

@@ -53,6 +53,8 @@ def test_layering_file_then_env_then_flags(tmp_path: Path) -> None:
         ("[ingest]\nbatchlines = 5\n", "ingest.batchlines", "unknown config key"),
         ("[nosuch]\nx = 1\n", "nosuch.x", "unknown config key"),
         ("[pseudonymize]\nenabled = 'maybe'\n", "pseudonymize.enabled", "true or false"),
+        ("[ingest]\nkeep_original = 'some'\n", "ingest.keep_original", "auto, all, failures"),
+        ("[ingest]\nmemory_limit = 'lots'\n", "ingest.memory_limit", "512MB or 2GB"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, text: str, key: str, fragment: str) -> None:

@@ -62,6 +62,9 @@ class Parser(ABC):
     description: str = ""
     containers: frozenset[str] = frozenset({"lines"})
     """Containers whose records this parser understands."""
+    lossless: bool = False
+    """True when the parsed columns (with ``extra``) hold everything a parsed record says, so the
+    raw text need not be kept as ``event.original`` (see ``ingest.keep_original``)."""
 
     @abstractmethod
     def sniff(self, sample: Sample) -> float:

@@ -5,6 +5,11 @@ fields at once (fast); the rest go through one regular expression that understan
 quoted fields (slow, rare). A request that is not ``METHOD TARGET PROTOCOL`` (TLS bytes sent to
 port 80, scanners' junk) still parses: the text is kept in ``url.original`` — such lines are
 exactly what an analyst wants to see.
+
+Nothing of a parsed line is lost: the fields the schema lacks — the identd name, the virtual
+host's port and trailing fields some servers add (nginx ``$http_x_forwarded_for``, timings) — go
+to ``extra`` (``apache.access.ident``, ``apache.access.vhost_port``, ``apache.access.trailing``),
+so the pipeline need not keep ``event.original`` for parsed lines (``Parser.lossless``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ _FULL_FIELDS = [*_FIELDS, "referrer", "agent", "rest"]
 class AccessLogParser(Parser):
     name = "apache"
     description = "Apache/Nginx access log (common, combined, vhost_combined)"
+    lossless = True
 
     def sniff(self, sample: Sample) -> float:
         return share_matching(sample.records, _SNIFF.match)
@@ -79,6 +85,9 @@ fields AS (
            CASE WHEN fast THEN q[1] ELSE nullif(m.client, '') END AS client,
            CASE WHEN fast THEN NULL ELSE m.vhost END AS vhost,
            CASE WHEN fast THEN q[3] ELSE m.user END AS user,
+           CASE WHEN fast THEN q[2] ELSE m.ident END AS ident,
+           CASE WHEN fast THEN NULL ELSE nullif(m.vport, '') END AS vport,
+           CASE WHEN fast THEN NULL ELSE nullif(trim(m.rest), '') END AS rest,
            CASE WHEN fast THEN substr(q[4], 2) || ' ' || left(q[5], -1) ELSE m.ts END AS ts,
            CASE WHEN fast THEN p[2] ELSE replace(m.request, '\\"', '"') END AS request,
            CASE WHEN fast THEN z[2] ELSE nullif(m.status, '') END AS status,
@@ -132,6 +141,11 @@ SELECT record_no,
        nullif(referrer, '-') AS "http.request.referrer",
        nullif(agent, '-') AS "user_agent.original",
        'http' AS "network.protocol",
+       CASE WHEN ok AND (nullif(ident, '-') IS NOT NULL OR vport IS NOT NULL OR rest IS NOT NULL)
+            THEN CAST(json_merge_patch('{{}}', json_object(
+                'apache.access.ident', nullif(ident, '-'),
+                'apache.access.vhost_port', TRY_CAST(vport AS INTEGER),
+                'apache.access.trailing', rest)) AS VARCHAR) END AS extra,
        CASE WHEN NOT ok THEN
                 CASE WHEN (length(raw) - length(replace(raw, '"', ''))
                            - 2 * (length(raw) - length(replace(raw, '\\"', '')))) % 2 = 1

@@ -17,7 +17,7 @@ from typing import IO
 import numpy as np
 import pyarrow as pa
 
-DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
+DEFAULT_CHUNK_BYTES = 128 * 1024 * 1024
 _SCAN_BLOCK = 1 << 22  # newline search in cache-sized blocks is ~10x faster than one big pass
 
 
