@@ -16,11 +16,13 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from loglens.detect.base import NotEnoughHistoryError
 from loglens.errors import SourceError
 from loglens.evaluate import (
     DetectorScorer,
     EvaluationError,
     WindowedGaussian,
+    as_series,
     get_profile,
     load_corpus,
     optimise_threshold,
@@ -448,3 +450,34 @@ def test_run_nab_through_the_adapter_finds_the_spikes(tmp_path: Path) -> None:
     report = run_nab(spiky_corpus(tmp_path), lambda: DetectorScorer(MedianDetector), "standard")
     result = report.profiles["standard"]
     assert result.detected == 2 and result.score is not None and result.score > 90
+
+
+def test_irregular_points_are_put_on_an_aligned_grid() -> None:
+    # 5-minute data at odd seconds, with a repeated stamp and a 20-minute gap
+    t = np.datetime64("2015-02-26T21:42:53", "us")
+    minutes = np.array([0, 5, 10, 10, 15, 35, 40])
+    ts = t + minutes * np.timedelta64(60, "s")
+    values = np.array([1.0, 2.0, 3.0, 5.0, 6.0, 7.0, 8.0])
+    series, index = as_series(ts, values)
+    step_us = 300 * 1_000_000
+    micros = series.buckets.astype(np.int64)
+    assert (micros % step_us == 0).all() and (np.diff(micros) == step_us).all()
+    assert series.buckets[0] == np.datetime64("2015-02-26T21:40:00", "us")
+    # the repeated stamp is averaged; the three missing buckets are inactive, not silent
+    assert series.values[2] == pytest.approx(4.0)
+    assert list(series.active) == [True, True, True, True, False, False, False, True, True]
+    assert not series.silent.any() and np.isnan(series.values[4:7]).all()
+    np.testing.assert_array_equal(series.values[index][[0, 1, 4, 5, 6]], values[[0, 1, 4, 5, 6]])
+
+
+class NeedsMoreHistory(MedianDetector):
+    def fit(self, history: Series) -> MedianDetector:
+        raise NotEnoughHistoryError("needs a week")
+
+
+def test_a_detector_without_enough_history_abstains(tmp_path: Path) -> None:
+    report = run_nab(spiky_corpus(tmp_path), lambda: DetectorScorer(NeedsMoreHistory), "standard")
+    result = report.profiles["standard"]
+    assert len(report.abstained) == 3
+    assert result.detected == 0 and result.false_positives == 0
+    assert result.score == pytest.approx(0.0)

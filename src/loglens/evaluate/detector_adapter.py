@@ -7,6 +7,15 @@ leaves unscored, so nothing scored is learnt from — scores the whole file and 
 scores with ``1 − exp(−z/τ)``. The squashing is monotone, so NAB's threshold sweep finds the same
 cut as on the raw scores; τ only sets how many distinct levels survive near 1 (with τ = 8,
 scores up to z ≈ 280 stay distinguishable in float64).
+
+loglens detectors expect buckets on a regular grid aligned to UTC multiples of the interval, and
+NAB files are not always regular (gaps, repeated stamps, odd seconds), so the points are put on
+such a grid first: the step is the typical spacing rounded down to a divisor of a day, points in
+one bucket are averaged, and buckets without a point are marked inactive (no value, not silence:
+a missing NAB point is not an outage). Each point then takes its bucket's score.
+
+A detector that finds the probationary period too short (``NotEnoughHistoryError``) abstains on
+that file: NaN scores, which never fire, so the file's windows count as missed.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from loglens.detect.base import Detector
+from loglens.detect.base import Detector, NotEnoughHistoryError
 from loglens.evaluate.errors import EvaluationError
 from loglens.evaluate.nab_scoring import PROBATION_PERCENT, probation_length
 from loglens.series import Series
@@ -29,23 +38,59 @@ def squash(z: NDArray[np.float64], tau: float = 8.0) -> NDArray[np.float64]:
     return -np.expm1(-positive / tau)
 
 
+_DAY_SECONDS = 86400
+_DAY_DIVISORS = [d for d in range(1, _DAY_SECONDS + 1) if _DAY_SECONDS % d == 0]
+
+
+def grid_step(timestamps: NDArray[np.datetime64]) -> int:
+    """The bucket width in seconds: the median spacing, rounded down to a divisor of a day."""
+    micros = np.asarray(timestamps, dtype="datetime64[us]").astype(np.int64)
+    gaps = np.diff(micros)
+    gaps = gaps[gaps > 0]
+    typical = float(np.median(gaps)) / 1e6 if gaps.size else 60.0
+    return max([d for d in _DAY_DIVISORS if d <= max(typical, 1.0)])
+
+
 def as_series(
     timestamps: NDArray[np.datetime64],
     values: NDArray[np.float64],
     key: tuple[str | None, ...] = ("nab",),
-) -> Series:
-    """A plain series from points: every bucket active, none silent.
+    step_seconds: int | None = None,
+) -> tuple[Series, NDArray[np.int64]]:
+    """Points on a regular, UTC-aligned bucket grid, and each point's bucket index.
 
-    NAB files are not always on a regular grid; the points are passed as they are.
+    Args:
+        timestamps: point times, non-decreasing.
+        values: one value per point.
+        key: the series key.
+        step_seconds: the bucket width (default: :func:`grid_step`); must divide a day.
+
+    Returns:
+        The series (buckets without a point are inactive and NaN) and, per point, the index of
+        its bucket.
     """
-    n = len(values)
-    return Series(
+    step = step_seconds or grid_step(timestamps)
+    if step <= 0 or _DAY_SECONDS % step:
+        raise EvaluationError(f"a step of {step} s does not divide a day", location="step")
+    micros = np.asarray(timestamps, dtype="datetime64[us]").astype(np.int64)
+    slot = micros // (step * 1_000_000)
+    first = int(slot[0]) if slot.size else 0
+    index = (slot - first).astype(np.int64)
+    size = int(index[-1]) + 1 if index.size else 0
+    counts = np.bincount(index, minlength=size)
+    sums = np.bincount(index, weights=np.asarray(values, dtype=np.float64), minlength=size)
+    present = counts > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(present, sums / np.maximum(counts, 1), np.nan)
+    buckets = ((first + np.arange(size)) * step * 1_000_000).astype("datetime64[us]")
+    series = Series(
         key=key,
-        buckets=np.asarray(timestamps, dtype="datetime64[us]"),
-        values=np.asarray(values, dtype=np.float64),
-        silent=np.zeros(n, dtype=bool),
-        active=np.ones(n, dtype=bool),
+        buckets=buckets,
+        values=means,
+        silent=np.zeros(size, dtype=bool),
+        active=present,
     )
+    return series, index
 
 
 class DetectorScorer:
@@ -74,19 +119,28 @@ class DetectorScorer:
     def __call__(
         self, timestamps: NDArray[np.datetime64], values: NDArray[np.float64]
     ) -> NDArray[np.float64]:
-        series = as_series(timestamps, values)
-        n = len(series.values)
+        series, index = as_series(timestamps, values)
+        n = len(index)
+        if n == 0:
+            return np.empty(0)
         cut = min(n, max(probation_length(n, self.probation_percent), self.min_history))
+        # The history ends with the bucket of the last probationary point
+        end = int(index[cut - 1]) + 1
         history = Series(
             key=series.key,
-            buckets=series.buckets[:cut],
-            values=series.values[:cut],
-            silent=series.silent[:cut],
-            active=series.active[:cut],
+            buckets=series.buckets[:end],
+            values=series.values[:end],
+            silent=series.silent[:end],
+            active=series.active[:end],
         )
-        detector = self.factory().fit(history)
+        try:
+            detector = self.factory().fit(history)
+        except NotEnoughHistoryError:
+            return np.full(n, np.nan)
         z = np.asarray(detector.score(series), dtype=np.float64)
-        if z.shape != (n,):
+        if z.shape != series.values.shape:
             name = getattr(detector, "name", type(detector).__name__)
-            raise EvaluationError(f"detector {name} gave {z.size} scores for {n} points")
-        return squash(z, self.tau)
+            raise EvaluationError(
+                f"detector {name} gave {z.size} scores for {series.values.size} buckets"
+            )
+        return squash(z, self.tau)[index]

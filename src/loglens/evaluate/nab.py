@@ -108,7 +108,11 @@ class ProfileResult:
 
 @dataclass
 class NabReport:
-    """Per-profile, per-file and corpus scores of one detector on one corpus."""
+    """Per-profile, per-file and corpus scores of one detector on one corpus.
+
+    ``abstained`` names the files on which the detector gave no score at all (all NaN, e.g. a
+    history too short for it), which count as every window missed.
+    """
 
     detector: str
     corpus: str
@@ -118,6 +122,7 @@ class NabReport:
     seconds: float
     probation_percent: float
     profiles: dict[str, ProfileResult]
+    abstained: list[str] = field(default_factory=list)
 
     def score(self, profile: str = "standard") -> float | None:
         """The normalised corpus score under a profile (None when the corpus has no windows)."""
@@ -133,12 +138,15 @@ class NabReport:
             "windows": self.windows,
             "detector_seconds": round(self.seconds, 3),
             "probation_percent": self.probation_percent,
+            "abstained": self.abstained,
             "profiles": {name: result.to_json() for name, result in self.profiles.items()},
         }
 
     def summary(self) -> str:
         """A few lines a person reads: score and threshold per profile."""
         lines = [f"{self.detector} on {self.corpus}: {self.files} files, {self.windows} windows"]
+        if self.abstained:
+            lines.append(f"  no scores (NaN) on {len(self.abstained)} files: every window missed")
         for name, result in self.profiles.items():
             score = "n/a" if result.score is None else f"{result.score:6.2f}"
             lines.append(
@@ -290,4 +298,5 @@ def run_nab(
         seconds=seconds,
         probation_percent=probation_percent,
         profiles=results,
+        abstained=[name for name, values in scores.items() if np.isnan(values).all()],
     )
