@@ -374,6 +374,11 @@ def test_filter_matching_nothing_gives_no_series(store: DuckDBStore) -> None:
         (SeriesSpec(max_groups=0), ConfigError, "max_groups"),
         (SeriesSpec(start=datetime(2024, 5, 3), end=datetime(2024, 5, 2)), ConfigError, "ends"),
         (SeriesSpec(interval=timedelta(minutes=7)), ConfigError, "interval"),
+        (
+            SeriesSpec(interval=timedelta(seconds=1), start=datetime(2000, 1, 1), end=END),
+            ConfigError,
+            "too large",
+        ),
     ],
 )
 def test_bad_specs_raise_typed_errors(

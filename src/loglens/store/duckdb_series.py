@@ -10,7 +10,8 @@ Three queries, each one pass over ``events``:
    when each dataset sent its first event.
 
 Buckets are integer offsets from the frame's start, computed from epoch microseconds, so they
-are aligned to UTC multiples of the interval whatever the session's time zone. Python only
+are aligned to UTC multiples of the interval whatever the session's time zone. Events without a
+``@timestamp`` belong to no bucket and are left out. Python only
 scatters the aggregated rows into ``groups × buckets`` arrays and applies the silence rules of
 :mod:`loglens.series`.
 """
@@ -100,6 +101,7 @@ def series_frame(con: duckdb.DuckDBPyConnection, spec: SeriesSpec) -> SeriesFram
     if grid is None or grid.count == 0:
         empty = np.empty(0, dtype="datetime64[us]")
         return SeriesFrame(spec, grid.starts() if grid else empty, [])
+    _check_size(grid.count, 1)
     rows = _cells(con, spec, grid, keys, where.sql, list(where.params))
     return _assemble(con, spec, grid, rows)
 
@@ -157,6 +159,15 @@ def _metric_sql(spec: SeriesSpec) -> tuple[str, str, list[object]]:
         # sum() of BIGINT is a 128-bit integer; the frame holds float64 anyway.
         return f"{sql} AS x", "CAST(coalesce(sum(x), 0) AS DOUBLE)", []
     return f"{sql} AS x", "CAST(count(DISTINCT x) AS DOUBLE)", []
+
+
+def _check_size(buckets: int, groups: int) -> None:
+    if buckets * groups > MAX_CELLS:
+        raise ConfigError(
+            f"{groups:,} group(s) × {buckets:,} bucket(s) is too large a frame; use a longer "
+            "interval, a shorter time range or fewer groups",
+            location="interval",
+        )
 
 
 def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> pa.Table:
@@ -312,6 +323,7 @@ def _assemble(
     g = _ints(rows.column("g"))
     b = _ints(rows.column("b"))
     kept = int(g.max()) + 1
+    _check_size(grid.count, kept)
     counts = np.zeros((kept, grid.count))
     values = np.zeros((kept, grid.count))
     counts[g, b] = rows.column("n").to_numpy(zero_copy_only=False)
