@@ -15,6 +15,7 @@ from typing import Protocol
 import duckdb
 import pyarrow as pa
 
+from loglens.detect.base import Anomaly
 from loglens.series import SeriesFrame, SeriesSpec
 
 
@@ -88,6 +89,22 @@ class TermsResult:
 
 
 @dataclass(frozen=True)
+class TermChange:
+    """One value of a field: its amount in a window and the average amount in baseline windows.
+
+    The amount is an event count, or the sum of a numeric field when one was asked for.
+    """
+
+    value: object
+    observed: float
+    expected: float
+
+    @property
+    def change(self) -> float:
+        return self.observed - self.expected
+
+
+@dataclass(frozen=True)
 class DatasetInfo:
     dataset: str | None
     module: str | None
@@ -155,6 +172,35 @@ class Store(Protocol):
         """Bucketed frames of ``spec``: aggregated by the backend, silence kept apart."""
         ...
 
+    def terms_change(
+        self,
+        field: str,
+        query: Query,
+        window: tuple[datetime, datetime],
+        baseline: Sequence[tuple[datetime, datetime]],
+        *,
+        size: int = 10,
+        sum_field: str | None = None,
+    ) -> list[TermChange]:
+        """Top values of ``field`` by how much they changed in ``window`` against ``baseline``.
+
+        ``expected`` is the value's average over the baseline windows; the amount is a count,
+        or the sum of ``sum_field``. Ordered by the size of the change, largest first.
+        """
+        ...
+
     def tag(self, event_ids: Sequence[str], tags: Sequence[str]) -> int: ...
+
+    def tag_matching(self, query: Query, tags: Sequence[str]) -> int:
+        """Add ``tags`` to every event ``query`` matches (its text and time range); the count."""
+        ...
+
+    def write_anomalies(self, anomalies: Sequence[Anomaly]) -> int:
+        """Store anomalies (replacing any with the same id); how many were written."""
+        ...
+
+    def anomalies(self, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
+        """Stored anomalies overlapping ``[start, end)``, most severe first."""
+        ...
 
     def close(self) -> None: ...

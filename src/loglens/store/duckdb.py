@@ -8,7 +8,10 @@ are counted and skipped, never stored twice.
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from loglens import schema
+from loglens.detect.base import Anomaly
 from loglens.errors import QueryError, StoreError
 from loglens.query import install_sql_functions, to_duckdb_sql
 from loglens.schema import FIELD_BY_NAME, FIELDS, Kind, quote_ident
@@ -25,6 +29,7 @@ from loglens.store.base import (
     DatasetInfo,
     IngestRecord,
     Query,
+    TermChange,
     TermsBucket,
     TermsResult,
     WriteSummary,
@@ -40,6 +45,13 @@ CREATE TABLE IF NOT EXISTS ingest_files (
     source VARCHAR, format VARCHAR, container VARCHAR, records BIGINT, parsed BIGINT,
     failed BIGINT, duplicates BIGINT, blank BIGINT, headers BIGINT, truncated BIGINT,
     started TIMESTAMPTZ, finished TIMESTAMPTZ, notes VARCHAR[]
+)"""
+_ANOMALIES_DDL = """
+CREATE TABLE IF NOT EXISTS anomalies (
+    id VARCHAR PRIMARY KEY, start TIMESTAMPTZ, "end" TIMESTAMPTZ, series_name VARCHAR,
+    series_key VARCHAR, detector VARCHAR, kind VARCHAR, score DOUBLE, severity VARCHAR,
+    observed DOUBLE, expected DOUBLE, explanation VARCHAR, reasons VARCHAR[], entities VARCHAR,
+    details VARCHAR, created TIMESTAMPTZ
 )"""
 _META_DDL = "CREATE TABLE IF NOT EXISTS loglens_meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
 
@@ -90,6 +102,7 @@ class DuckDBStore:
         self._run(_EVENTS_DDL)
         self._run(_INGEST_DDL)
         self._run(_META_DDL)
+        self._run(_ANOMALIES_DDL)
         existing = {
             row[0]
             for row in self.con.execute(
@@ -220,7 +233,109 @@ class DuckDBStore:
             self.con.unregister("_tag_ids")
         return int(row[0]) if row else 0
 
+    def tag_matching(self, query: Query, tags: Sequence[str]) -> int:
+        if not tags:
+            return 0
+        where, params = self._where(query)
+        row = self._fetchone(
+            f"""UPDATE events SET tags = list_distinct(list_concat(coalesce(tags, []), ?))
+                WHERE {where}""",
+            [list(tags), *params],
+        )
+        return int(row[0]) if row else 0
+
+    def write_anomalies(self, anomalies: Sequence[Anomaly]) -> int:
+        if not anomalies:
+            return 0
+        created = datetime.now(UTC)
+        rows = [
+            (
+                a.id,
+                a.start,
+                a.end,
+                a.series_name,
+                json.dumps(list(a.series_key)),
+                a.detector,
+                a.kind,
+                _finite(a.score),
+                a.severity,
+                _finite(a.observed),
+                _finite(a.expected),
+                a.explanation,
+                list(a.reasons),
+                json.dumps([asdict(e) for e in a.entities], default=str),
+                json.dumps(a.details, default=str),
+                created,
+            )
+            for a in anomalies
+        ]
+        try:
+            self._run("BEGIN TRANSACTION")
+            self.con.executemany(
+                "INSERT OR REPLACE INTO anomalies VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            self._run("COMMIT")
+        except duckdb.Error as exc:
+            _rollback(self.con)
+            raise StoreError(f"writing anomalies failed: {exc}", location=self.url) from exc
+        return len(rows)
+
+    def anomalies(self, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
+        clauses: list[str] = ["true"]
+        params: list[object] = []
+        if start is not None:
+            clauses.append('"end" > ?')
+            params.append(start)
+        if end is not None:
+            clauses.append("start < ?")
+            params.append(end)
+        return self._arrow(
+            f"""SELECT * FROM anomalies WHERE {" AND ".join(clauses)}
+                ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1
+                         WHEN 'medium' THEN 2 ELSE 3 END, score DESC NULLS LAST, start""",
+            params,
+        )
+
     # --- reading -----------------------------------------------------------------------------
+
+    def terms_change(
+        self,
+        field: str,
+        query: Query,
+        window: tuple[datetime, datetime],
+        baseline: Sequence[tuple[datetime, datetime]],
+        *,
+        size: int = 10,
+        sum_field: str | None = None,
+    ) -> list[TermChange]:
+        where, params = self._where(query)
+        expr, is_list = _field_expr(field)
+        if is_list:
+            raise QueryError(f"{field!r} holds lists; compare a single-valued field")
+        amount = "1"
+        if sum_field is not None:
+            amount_expr, _ = _field_expr(sum_field)
+            amount = f"coalesce(TRY_CAST({amount_expr} AS DOUBLE), 0)"
+        ts = quote_ident("@timestamp")
+        in_window = f"({ts} >= ? AND {ts} < ?)"
+        spans = [f"({ts} >= ? AND {ts} < ?)" for _ in baseline] or ["false"]
+        in_baseline = "(" + " OR ".join(spans) + ")"
+        span_params: list[object] = [t for pair in baseline for t in pair]
+        rows = self._fetchall(
+            f"""WITH v AS (
+                    SELECT CAST({expr} AS VARCHAR) AS v, {amount} AS amount,
+                           {in_window} AS w, {in_baseline} AS b
+                    FROM events
+                    WHERE ({where}) AND ({in_window} OR {in_baseline}))
+                SELECT v, sum(amount) FILTER (WHERE w) AS o,
+                       sum(amount) FILTER (WHERE b) / ? AS e
+                FROM v WHERE v IS NOT NULL GROUP BY v
+                ORDER BY abs(coalesce(o, 0) - coalesce(e, 0)) DESC, v LIMIT {int(size)}""",
+            [*window, *span_params, *params, *window, *span_params, max(len(baseline), 1)],
+        )
+        return [TermChange(v, float(o or 0), float(e or 0)) for v, o, e in rows]
 
     def _where(self, query: Query) -> tuple[str, list[object]]:
         clauses: list[str] = []
@@ -341,6 +456,10 @@ def _utc(value: object) -> datetime | None:
 
 def _is_extra_name(name: str) -> bool:
     return bool(name) and all(c.isalnum() or c in "_@.-" for c in name)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def _field_expr(field: str) -> tuple[str, bool]:
