@@ -42,6 +42,7 @@ from loglens.store import open_store
 from loglens.store.base import IngestRecord, Store, WriteSummary
 
 TRUNCATED_TAG = "_truncated"
+LABELS_SKIP_REASON = "ground truth written by loglens generate (labels), not a log"
 TABLE_FORMATS = {"csv": "csv", "tsv": "csv", "parquet": "parquet", "xlsx": "xlsx", "excel": "xlsx"}
 
 # Free-text fields that may quote addresses or names and are scrubbed when pseudonymising.
@@ -127,6 +128,9 @@ class Pipeline:
         report = IngestReport(skipped=list(skipped))
         chosen = fmt if fmt and fmt != "auto" else self.config.ingest.format
         for source in inputs:
+            if source.from_walk and _is_generator_labels(source):
+                report.skipped.append(SkippedInput(source.display, LABELS_SKIP_REASON))
+                continue
             record = self._ingest_one(source, chosen, dict(column_map or {}))
             if record is None:
                 report.skipped.append(
@@ -497,6 +501,18 @@ def _tags_sql(failed: str, parsed_tags: str, truncated: bool) -> str:
         f"CASE WHEN t.record_no IS NULL THEN {base} "
         f"ELSE list_distinct(list_concat(coalesce({base}, []), ['{TRUNCATED_TAG}'])) END"
     )
+
+
+def _is_generator_labels(source: InputSource) -> bool:
+    """The ground truth ``loglens generate`` writes beside its logs (not a log itself)."""
+    if source.path is None or source.path.name != "labels.json":
+        return False
+    try:
+        with open(source.path, "rb") as handle:
+            head = handle.read(64)
+    except OSError:
+        return False
+    return head.replace(b" ", b"").replace(b"\n", b"").startswith(b'{"generator":{')
 
 
 def _chain(first: RecordBatch, rest: Iterator[RecordBatch]) -> Iterator[RecordBatch]:

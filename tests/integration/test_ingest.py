@@ -272,3 +272,21 @@ def test_addresses_are_canonical_and_classified(tmp_path: Path) -> None:
     assert rows[2]["destination.ip"] == "fd00::1"
     assert [r["network.direction"] for r in rows] == [d for _, _, d in docs]
     assert by_ipv6_query == 1
+
+
+def test_generated_folder_skips_its_labels(tmp_path: Path) -> None:
+    from loglens.pipeline import LABELS_SKIP_REASON
+    from loglens.sources.generate import generate
+
+    generate(tmp_path / "gen", days=1, seed=3, rate=0.05, incidents=["port_scan"])
+    config = make_config(tmp_path)
+    with Pipeline(config) as pipeline:
+        report = pipeline.ingest([str(tmp_path / "gen")])
+    assert [s.reason for s in report.skipped if s.display.endswith("labels.json")] == [
+        LABELS_SKIP_REASON
+    ]
+    with open_store(config.store.url) as store:
+        assert store.count(Query(text="event.dataset:json.generic")) == 0
+    # Named on purpose, the file is read like any other JSON.
+    (record,) = ingest(make_config(tmp_path / "named"), tmp_path / "gen" / "labels.json")
+    assert record.parsed == 1
