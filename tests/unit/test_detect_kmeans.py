@@ -129,3 +129,12 @@ def test_silhouette_prefers_the_true_partition_over_a_random_one() -> None:
     assert silhouette_score(x, shuffled) < 0.1
     sampled = silhouette_score(x, truth, sample_size=50, seed=1)
     assert abs(sampled - silhouette_score(x, truth)) < 0.1
+
+
+def test_a_single_blob_is_one_cluster_but_the_curves_are_still_there() -> None:
+    x = np.random.default_rng(4).normal(size=(80, 5))
+    selection = choose_k(x, 6)
+    assert selection.k == 1
+    assert max(selection.silhouette.values()) < 0.25
+    assert sorted(selection.elbow) == [1, 2, 3, 4, 5, 6]
+    assert choose_k(x, 6, min_silhouette=0.0).k >= 2

@@ -238,7 +238,7 @@ def test_explanation_names_the_level_and_window_where_a_difference_was_planted(s
     assert "04:00–06:00 UTC" in a.explanation
     observed = counts[10 * PER_DAY + 16 : 10 * PER_DAY + 24].sum()
     assert a.details["window_observed"] == observed
-    assert f"{observed:g} observed" in a.explanation
+    assert f"{int(observed)} observed" in a.explanation
     ref = (np.datetime64(a.details["reference_day"]) - MONDAY).astype(int)
     assert a.details["window_expected"] == counts[ref * PER_DAY + 16 : ref * PER_DAY + 24].sum()
     assert a.details["weekday"] == "Thursday"
@@ -303,6 +303,16 @@ def test_score_gives_each_bucket_its_days_score_and_nan_outside_whole_days() -> 
     assert np.array_equal(by_day, np.repeat(per_day.score[:, None], PER_DAY, axis=1))
     # Training days scored again give the training scores.
     assert np.allclose(per_day.score, detector.scores_[:20])
+
+
+def test_a_series_without_a_whole_day_scores_nan_and_finds_nothing() -> None:
+    series, _ = history_with_planted_days(0, n_days=21)
+    detector = WaveletDayClusters().fit(series)
+    half = Series(
+        series.key, series.buckets[:48], series.values[:48], series.silent[:48], series.active[:48]
+    )
+    assert np.isnan(detector.score(half)).all()
+    assert detector.detect(half) == []
 
 
 def test_silent_buckets_count_as_zero_and_are_reported() -> None:

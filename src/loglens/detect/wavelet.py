@@ -186,6 +186,12 @@ def _duration_text(span: timedelta) -> str:
     return f"{int(span.total_seconds())}-second"
 
 
+def _number(value: float) -> str:
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.0f}"
+
+
 def _clock(offset: timedelta) -> str:
     minutes = int(offset.total_seconds() // 60)
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
@@ -686,7 +692,7 @@ class WaveletDayClusters:
             f"{day} ({_WEEKDAYS[weekday]}) has an unusual daily shape, {why}. It differs most "
             f"from {ref_text} at level {level} {part}, i.e. {span} {structure}, in "
             f"{_clock(window_start - day_start)}–{_clock(window_end - day_start)} UTC: "
-            f"{observed:g} observed vs {expected:g} expected."
+            f"{_number(observed)} observed vs {_number(expected)} expected."
         )
         silent = int(scores.silent_buckets[i])
         if silent:
