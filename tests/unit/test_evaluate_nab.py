@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from loglens.detect.base import NotEnoughHistoryError
+from loglens.detect.base import Anomaly, NotEnoughHistoryError
 from loglens.errors import SourceError
 from loglens.evaluate import (
     DetectorScorer,
@@ -440,10 +441,12 @@ def test_the_adapter_fits_on_the_probationary_period_and_squashes_scores() -> No
 
 
 def test_squash_is_monotone_and_ignores_nan() -> None:
-    z = np.array([np.nan, -3.0, 0.0, 1.0, 5.0, 50.0, 250.0])
+    z = np.array([np.nan, -3.0, 0.0, 1.0, 5.0, 50.0, 250.0, 480.0, 1e6])
     out = squash(z)
     assert out[0] == 0.0 and out[1] == 0.0 and out[2] == 0.0
+    # large robust z-scores stay distinguishable, so the threshold sweep can separate them
     assert (np.diff(out[2:]) > 0).all() and out[-1] < 1.0
+    assert squash(np.array([np.inf]))[0] == 1.0
 
 
 def test_run_nab_through_the_adapter_finds_the_spikes(tmp_path: Path) -> None:
@@ -481,3 +484,59 @@ def test_a_detector_without_enough_history_abstains(tmp_path: Path) -> None:
     assert len(report.abstained) == 3
     assert result.detected == 0 and result.false_positives == 0
     assert result.score == pytest.approx(0.0)
+
+
+def test_walk_forward_refits_on_the_past_and_never_sees_ahead() -> None:
+    fitted: list[int] = []
+    scored: list[int] = []
+
+    class Recording(MedianDetector):
+        def fit(self, history: Series) -> MedianDetector:
+            fitted.append(len(history.values))
+            return super().fit(history)
+
+        def score(self, series: Series) -> NDArray[np.float64]:
+            scored.append(len(series.values))
+            return super().score(series)
+
+    values = np.random.default_rng(4).normal(0.0, 1.0, 400)
+    scorer = DetectorScorer(Recording, refit_every=timedelta(minutes=100))
+    scores = scorer(stamps(400), values)
+    # first fit on the 60 probationary points, then every 100 minutes on all that came before
+    assert fitted == [60, 160, 260, 360]
+    assert scored == [160, 260, 360, 400]
+    assert scores.shape == (400,) and np.isfinite(scores).all()
+
+
+class SpikeAlerts(MedianDetector):
+    """Reports each run of buckets above z = 4 as one anomaly (times as aware UTC datetimes)."""
+
+    def detect(self, series: Series) -> list[Any]:
+        z = self.score(series)
+        high = np.flatnonzero(z > 4)
+        starts = [i for i in high if i - 1 not in set(high)]
+        return [
+            Anomaly(
+                series_key=series.key,
+                series_name=series.name,
+                start=series.buckets[i].astype(datetime).replace(tzinfo=UTC),
+                end=(series.buckets[i] + np.timedelta64(60, "s")).astype(datetime),
+                detector=self.name,
+                score=float(z[i]),
+                severity="high",
+                observed=float(series.values[i]),
+                expected=self.center_,
+                explanation="above the median",
+            )
+            for i in starts
+        ]
+
+
+def test_alerts_mode_scores_only_the_start_of_each_anomaly() -> None:
+    values = np.random.default_rng(6).normal(0.0, 1.0, 400)
+    values[200:260] += 50.0  # a lasting shift: one alert, not sixty
+    scores = DetectorScorer(SpikeAlerts, alerts=True)(stamps(400), values)
+    alerted = np.flatnonzero(scores > 0)
+    assert 200 in alerted and not set(range(201, 260)) & set(alerted)
+    # a shift of about fifty robust standard deviations squashes to about 50/55
+    assert 0.85 < scores[200] < 1.0
