@@ -150,7 +150,7 @@ class NabReport:
         for name, result in self.profiles.items():
             score = "n/a" if result.score is None else f"{result.score:6.2f}"
             lines.append(
-                f"  {name:<20} {score}  threshold {result.threshold:.6g}  "
+                f"  {name:<20} {score}  threshold {result.threshold!r}  "
                 f"windows {result.detected}/{result.detected + result.missed}  "
                 f"false positives {result.false_positives}"
             )
