@@ -1,0 +1,416 @@
+"""Residual scoring shared by the series detectors (seasonal baseline, spectral).
+
+A fitted series detector predicts, for every scored bucket, an ``expected`` value, the ``noise``
+around it (the standard deviation of a normal bucket) and ``bias``, the standard deviation of the
+prediction's own error (a median of a dozen values is not exact). From these this module derives
+the one score scale every detector shares, a robust z::
+
+    z = (observed - expected) / sqrt(noise² + bias²)
+
+and turns runs of large z into anomaly windows. Runs are found at two time scales: one bucket
+far off (``|z| ≥ threshold``), or a stretch of ``sustain`` buckets that is off together even if
+no single bucket is (a moderate level shift, a long dip). For a stretch the prediction errors do
+not average out like noise does (neighbouring buckets share them: a baseline pools neighbours, a
+spectral model is smooth), so a stretch's z counts each bias ``span`` times, where ``span`` is how
+many neighbouring buckets share a prediction error::
+
+    z = sum(r) / sqrt(sum(noise²) + min(span, n) · sum(bias²))
+
+The edges of a stretch are trimmed back to buckets that themselves lean the same way by at least
+``EDGE_Z``, so a short spike does not drag its quiet neighbours into the window.
+
+Silence (the data source sent nothing at all) is not a low value: those buckets are left out of
+the z runs and become their own "silence" windows where the model expected traffic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from loglens.detect.base import Anomaly, DetectError, NotEnoughHistoryError, severity_for
+from loglens.detect.explain import anomaly_id, describe, format_number, format_time
+from loglens.series import Series
+
+US_PER_DAY = 86_400_000_000
+MAD_TO_SIGMA = 1.4826  # a normal distribution's sigma per unit of median absolute deviation
+STRETCH_CAP = 0.75  # residuals enter a stretch capped at this share of the threshold
+EDGE_Z = 1.0  # a window's first and last buckets must be at least this far off on their own
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(buckets: NDArray[np.datetime64]) -> NDArray[np.int64]:
+    """Bucket starts as integer microseconds since the epoch (UTC)."""
+    return np.asarray(buckets, dtype="datetime64[us]").astype(np.int64)
+
+
+def to_datetime(micros: int | np.integer[Any]) -> datetime:
+    """Microseconds since the epoch as an aware UTC datetime."""
+    return _EPOCH + timedelta(microseconds=int(micros))
+
+
+def infer_step(buckets: NDArray[np.datetime64]) -> int:
+    """The bucket width in microseconds, from a training series' bucket starts.
+
+    Raises:
+        NotEnoughHistoryError: fewer than two buckets.
+        DetectError: buckets not increasing, not on one grid, or a width that does not divide a
+            day (time-of-day profiles need every day to have the same buckets).
+    """
+    micros = to_micros(buckets)
+    if len(micros) < 2:
+        raise NotEnoughHistoryError("a training series needs at least two buckets")
+    steps = np.diff(micros)
+    step = int(steps.min())
+    if step <= 0:
+        raise DetectError("bucket starts must be strictly increasing")
+    if np.any(steps % step):
+        raise DetectError("bucket starts are not on one regular grid")
+    if US_PER_DAY % step:
+        raise DetectError(f"a bucket width of {step / 1e6:g} s does not divide a day evenly")
+    return step
+
+
+def check_grid(micros: NDArray[np.int64], step: int) -> None:
+    """Raise ``DetectError`` unless the scored buckets lie on the training grid."""
+    if len(micros) and np.any(micros % step):
+        raise DetectError(
+            f"scored buckets are not on the training grid of {step / 1e6:g}-second buckets"
+        )
+
+
+def usable(series: Series) -> NDArray[np.bool_]:
+    """Buckets with a real value: active, not silent, finite."""
+    return np.asarray(series.active & ~series.silent & np.isfinite(series.values), dtype=bool)
+
+
+def is_count_like(values: NDArray[np.float64]) -> bool:
+    """True when every finite value is a non-negative whole number (counts, distinct counts)."""
+    finite = values[np.isfinite(values)]
+    return bool(len(finite)) and bool(np.all(finite >= 0) and np.all(finite == np.floor(finite)))
+
+
+def mad_sigma(values: NDArray[np.float64]) -> float:
+    """Robust standard deviation (1.4826 × median absolute deviation) of the finite values."""
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return float("nan")
+    return float(MAD_TO_SIGMA * np.median(np.abs(finite - np.median(finite))))
+
+
+def validate_common(threshold: float, sustain: int, min_count: float) -> None:
+    """Clear errors for the parameters every series detector shares."""
+    if not (np.isfinite(threshold) and threshold > 0):
+        raise DetectError(f"threshold must be a positive number, got {threshold!r}")
+    if sustain < 1:
+        raise DetectError(f"sustain must be at least 1 bucket, got {sustain!r}")
+    if not (np.isfinite(min_count) and min_count >= 0):
+        raise DetectError(f"min_count must be zero or more, got {min_count!r}")
+
+
+@dataclass
+class Prediction:
+    """A fitted model's view of a scored series, bucket by bucket.
+
+    ``bias_span`` is how many neighbouring buckets share one prediction error (see the module
+    docstring); the default treats every bucket's error as shared by all.
+    """
+
+    expected: NDArray[np.float64]
+    noise: NDArray[np.float64]
+    bias: NDArray[np.float64]
+    usable: NDArray[np.bool_]
+    bias_span: int = 1 << 30
+    counts: bool = False
+
+    def spread(self, noise2: Any, bias2: Any, count: Any) -> Any:
+        """Standard deviation of a sum of residuals over ``count`` buckets."""
+        return np.sqrt(noise2 + np.minimum(self.bias_span, count) * bias2)
+
+    def z(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Signed robust z per bucket; NaN where the bucket has no usable value.
+
+        For counts above expectation the z is taken on the square-root scale, where Poisson
+        noise is nearly symmetric: ``(x - e) / spread`` times ``2·√m / (√x + √m)`` with
+        ``m = max(e, 1)``. Without it, 6 events where 1 was expected would read as z = 5 although
+        Poisson traffic does that about once a week in 15-minute buckets. Below expectation the
+        plain z already matches Poisson's lighter lower tail, so it is kept.
+        """
+        spread = np.sqrt(self.noise**2 + self.bias**2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = (values - self.expected) / spread
+            if self.counts:
+                root = np.sqrt(np.maximum(self.expected, 1.0))
+                shrink = 2 * root / (np.sqrt(np.maximum(values, 0.0)) + root)
+                z = np.where(z > 0, z * shrink, z)
+        return np.where(self.usable & np.isfinite(z), z, np.nan)
+
+
+@dataclass
+class Window:
+    """A run of anomalous buckets ``[first, stop)`` and its totals."""
+
+    first: int
+    stop: int
+    kind: str
+    score: float
+    observed: float
+    expected: float
+    peak: int
+    peak_z: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WindowRules:
+    """How z runs become windows (shared by the series detectors)."""
+
+    threshold: float
+    sustain: int
+    max_gap: int
+    min_count: float
+    level_shift_buckets: int
+    count_like: bool
+
+
+def _stretch_z(
+    residual: NDArray[np.float64], prediction: Prediction, width: int, cap: float
+) -> NDArray[Any]:
+    """z of the centred ``width``-bucket sums of residuals (0 where too few usable buckets).
+
+    Each residual is capped at ``cap`` standard deviations first: a stretch is for changes that
+    are moderate but lasting, and without the cap one big spike would make every stretch that
+    touches it look anomalous too.
+    """
+    n = len(residual)
+    ok = prediction.usable & np.isfinite(residual)
+    limit = cap * np.sqrt(prediction.noise**2 + prediction.bias**2)
+    r = np.where(ok, np.clip(residual, -limit, limit), 0.0)
+    noise2 = np.where(ok, prediction.noise**2, 0.0)
+    bias2 = np.where(ok, prediction.bias**2, 0.0)
+    sums = [np.concatenate(([0.0], np.cumsum(a))) for a in (r, noise2, bias2, ok.astype(float))]
+    lo = np.clip(np.arange(n) - width // 2, 0, n)
+    hi = np.clip(lo + width, 0, n)
+    total, noise_sum, bias_sum, count = (s[hi] - s[lo] for s in sums)
+    spread = prediction.spread(noise_sum, bias_sum, count)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = total / spread
+    enough = count >= max(2, (width + 1) // 2)
+    return np.where(enough & np.isfinite(z), z, 0.0)
+
+
+def _runs(mask: NDArray[np.bool_], max_gap: int) -> list[tuple[int, int]]:
+    """``[first, stop)`` runs of True, joining runs separated by at most ``max_gap`` False."""
+    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    runs: list[tuple[int, int]] = []
+    for first, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+        if runs and first - runs[-1][1] <= max_gap:
+            runs[-1] = (runs[-1][0], stop)
+        else:
+            runs.append((first, stop))
+    return runs
+
+
+def _join_leaning(
+    runs: list[tuple[int, int]], residual: NDArray[np.float64], sign: float, reach: int
+) -> list[tuple[int, int]]:
+    """Join runs at most ``reach`` buckets apart when the buckets between lean the same way.
+
+    A long shift crosses quiet hours where single buckets are too small to stand out; its
+    pieces are one change, not several.
+    """
+    joined: list[tuple[int, int]] = []
+    for first, stop in runs:
+        if joined and first - joined[-1][1] <= reach:
+            between = residual[joined[-1][1] : first]
+            if sign * float(np.nansum(between)) > 0:
+                joined[-1] = (joined[-1][0], stop)
+                continue
+        joined.append((first, stop))
+    return joined
+
+
+def find_windows(
+    values: NDArray[np.float64], prediction: Prediction, rules: WindowRules
+) -> list[Window]:
+    """Spike, dip and level-shift windows of a scored series (silent buckets left out)."""
+    z = prediction.z(values)
+    residual = np.where(np.isfinite(z), values - prediction.expected, np.nan)
+    stretch = None
+    if rules.sustain > 1:
+        stretch = _stretch_z(residual, prediction, rules.sustain, STRETCH_CAP * rules.threshold)
+    valid = np.isfinite(z)
+    z0 = np.where(valid, z, 0.0)
+    windows: list[Window] = []
+    for sign in (1.0, -1.0):
+        hot = valid & (sign * z0 >= rules.threshold)
+        if stretch is not None:
+            # A bucket joins a stretch only if it leans the same way: this trims the edges the
+            # centred sum smears over.
+            hot |= valid & (sign * stretch >= rules.threshold) & (sign * z0 > 0)
+        runs = []
+        for first, stop in _runs(hot, rules.max_gap):
+            lean = sign * z0[first:stop] >= min(EDGE_Z, rules.threshold)
+            if lean.any():
+                runs.append((first + int(np.argmax(lean)), stop - int(np.argmax(lean[::-1]))))
+        for first, stop in _join_leaning(runs, residual, sign, rules.sustain):
+            window = _summarise(values, prediction, z, first, stop, sign, rules)
+            if window is not None:
+                windows.append(window)
+    windows.sort(key=lambda w: w.first)
+    return windows
+
+
+def _summarise(
+    values: NDArray[np.float64],
+    prediction: Prediction,
+    z: NDArray[np.float64],
+    first: int,
+    stop: int,
+    sign: float,
+    rules: WindowRules,
+) -> Window | None:
+    part = slice(first, stop)
+    ok = np.isfinite(z[part])
+    if not ok.any():
+        return None
+    observed = float(values[part][ok].sum())
+    expected = float(prediction.expected[part][ok].sum())
+    change = observed - expected
+    if sign * change < rules.min_count or sign * change <= 0:
+        return None
+    spread = prediction.spread(
+        float((prediction.noise[part][ok] ** 2).sum()),
+        float((prediction.bias[part][ok] ** 2).sum()),
+        int(ok.sum()),
+    )
+    window_z = abs(change) / spread if spread > 0 else float("inf")
+    signed = np.where(ok, sign * z[part], -np.inf)
+    peak = first + int(np.argmax(signed))
+    peak_z = float(abs(z[peak]))
+    score = max(peak_z, window_z)
+    if score < rules.threshold:
+        return None
+    if stop - first >= rules.level_shift_buckets:
+        kind = "level_shift"
+    else:
+        kind = "spike" if sign > 0 else "dip"
+    return Window(
+        first,
+        stop,
+        kind,
+        score,
+        observed,
+        expected,
+        peak,
+        peak_z,
+        {"window_z": round(float(window_z), 3), "direction": "up" if sign > 0 else "down"},
+    )
+
+
+def silence_windows(series: Series, prediction: Prediction, rules: WindowRules) -> list[Window]:
+    """Runs of silent buckets where the model expected traffic.
+
+    For counts a run is reported when at least ``min_count`` events were expected (quiet nights
+    stay quiet); for other metrics when the expected value is not zero.
+    """
+    silent = np.asarray(series.silent & series.active, dtype=bool)
+    windows: list[Window] = []
+    for first, stop in _runs(silent, 0):
+        part = slice(first, stop)
+        expected_values = prediction.expected[part]
+        finite = np.isfinite(expected_values)
+        if not finite.any():
+            continue
+        expected = float(np.abs(expected_values[finite]).sum())
+        if (rules.count_like and expected < max(rules.min_count, 1.0)) or expected == 0:
+            continue
+        spread = prediction.spread(
+            float((prediction.noise[part][finite] ** 2).sum()),
+            float((prediction.bias[part][finite] ** 2).sum()),
+            int(finite.sum()),
+        )
+        score = expected / spread if spread > 0 else float("inf")
+        peak = first + int(np.argmax(np.where(finite, np.abs(expected_values), -np.inf)))
+        windows.append(
+            Window(
+                first,
+                stop,
+                "silence",
+                max(score, rules.threshold),
+                0.0,
+                expected,
+                peak,
+                float("nan"),
+                {"window_z": round(float(score), 3)},
+            )
+        )
+    return windows
+
+
+def window_anomaly(
+    series: Series,
+    window: Window,
+    prediction: Prediction,
+    *,
+    detector: str,
+    step: int,
+    reason: str,
+    unit: str,
+    extra: dict[str, Any] | None = None,
+) -> Anomaly:
+    """The ``Anomaly`` record of one window, explained and with its stable id."""
+    micros = to_micros(series.buckets)
+    start = to_datetime(micros[window.first])
+    end = to_datetime(micros[window.stop - 1] + step)
+    peak_time = to_datetime(micros[window.peak])
+    peak_observed = float(series.values[window.peak])
+    peak_expected = float(prediction.expected[window.peak])
+    details: dict[str, Any] = {
+        "unit": unit,
+        "buckets": window.stop - window.first,
+        "interval_seconds": step / 1e6,
+        "peak": {
+            "time": peak_time.isoformat(),
+            "observed": peak_observed,
+            "expected": peak_expected,
+            "z": None if not np.isfinite(window.peak_z) else round(window.peak_z, 3),
+        },
+        "sources": list(series.sources),
+        **window.details,
+        **(extra or {}),
+    }
+    if window.kind == "silence":
+        line = (
+            f"{detector}: silent for {window.stop - window.first} buckets, "
+            f"{format_number(window.expected)} {unit} expected ({reason})"
+        )
+    else:
+        line = (
+            f"{detector}: z {window.score:.1f} over {window.stop - window.first} buckets; "
+            f"peak {format_time(peak_time)} UTC {format_number(peak_observed)} vs "
+            f"{format_number(peak_expected)} expected ({reason})"
+        )
+    anomaly = Anomaly(
+        series_key=series.key,
+        series_name=series.name,
+        start=start,
+        end=end,
+        detector=detector,
+        score=float(window.score),
+        severity=severity_for(window.score),
+        observed=window.observed,
+        expected=window.expected,
+        explanation="",
+        kind=window.kind,
+        reasons=[line],
+        details=details,
+    )
+    anomaly.explanation = describe(anomaly)
+    anomaly.id = anomaly_id(series.key, start, end, window.kind)
+    return anomaly
