@@ -122,8 +122,9 @@ def entity_phrase(anomaly: Anomaly) -> str:
     """``"92% from 10.0.4.17 to *.example-tunnel.net"`` from ``anomaly.entities`` ("" if none).
 
     For a rise the share is of the window's observed total; for a drop it is of the missing part.
-    A second entity is added when it is on the other side of the traffic (a destination after a
-    source) and explains nearly as much.
+    When the top entity has a counterpart on the other side of the traffic (a source and a
+    destination) that explains nearly as much, both are named, source first, with the smaller
+    of the two shares (a pair cannot account for more than either of its members).
     """
     if not anomaly.entities:
         return ""
@@ -133,13 +134,17 @@ def entity_phrase(anomaly: Anomaly) -> str:
     )
     top = ranked[0]
     share = _share(top, anomaly, rising)
-    text = _relation(top)
+    partner = _partner(top, ranked[1:], anomaly, rising, share)
+    if partner is None:
+        text = _relation(top)
+    else:
+        source, target = (top, partner) if _side(top) == "from" else (partner, top)
+        text = f"{_relation(source)} {_relation(target)}"
+        shares = [x for x in (share, _share(partner, anomaly, rising)) if x is not None]
+        share = min(shares) if shares else None
     if share is not None:
         prefix = f"{share:.0%}" if rising else f"{share:.0%} of the drop"
         text = f"{prefix} {text}"
-    partner = _partner(top, ranked[1:], anomaly, rising, share)
-    if partner is not None:
-        text += " " + _relation(partner)
     return text
 
 
@@ -153,6 +158,14 @@ def _share(entity: Contributor, anomaly: Anomaly, rising: bool) -> float | None:
     return min(max(part / total, 0.0), 1.0)
 
 
+def _side(entity: Contributor) -> str:
+    if entity.field.startswith(_FROM_PREFIXES):
+        return "from"
+    if entity.field.startswith(_TO_PREFIXES):
+        return "to"
+    return ""
+
+
 def _partner(
     top: Contributor,
     others: Sequence[Contributor],
@@ -160,10 +173,13 @@ def _partner(
     rising: bool,
     top_share: float | None,
 ) -> Contributor | None:
-    if not top.field.startswith(_FROM_PREFIXES):
+    """The strongest entity on the other side of the traffic, if it explains nearly as much."""
+    side = _side(top)
+    if not side:
         return None
+    other_side = "to" if side == "from" else "from"
     for other in others:
-        if other.field.startswith(_TO_PREFIXES):
+        if _side(other) == other_side:
             share = _share(other, anomaly, rising)
             if top_share is None or (share is not None and share >= 0.8 * top_share):
                 return other
@@ -173,10 +189,9 @@ def _partner(
 
 def _relation(entity: Contributor) -> str:
     value = clean_text(entity.value)
-    if entity.field.startswith(_FROM_PREFIXES):
-        return f"from {value}"
-    if entity.field.startswith(_TO_PREFIXES):
-        return f"to {value}"
+    side = _side(entity)
+    if side:
+        return f"{side} {value}"
     word = _FIELD_WORDS.get(entity.field)
     return f"{word} {value}" if word else f"{entity.field}={value}"
 
