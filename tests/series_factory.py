@@ -291,8 +291,9 @@ def standard_scenario(
     def quarter(low: float, high: float) -> float:
         return float(rng.integers(int(low * 4), int(high * 4) + 1)) / 4
 
-    synth.spike(synth.at(int(spike_day), quarter(0, 21)), hours=quarter(1, 2.5), extra=1.5 * base)
-    synth.dip(synth.at(int(dip_day), quarter(9, 14)), hours=quarter(2, 4), factor=0.3)
+    spike_start = synth.at(int(spike_day), quarter(0, 21))
+    synth.spike(spike_start, hours=quarter(1, 2.5), extra=spike_extra * base)
+    synth.dip(synth.at(int(dip_day), quarter(9, 14)), hours=quarter(2, 4), factor=dip_factor)
     synth.silence(synth.at(int(silence_day), quarter(8, 15)), hours=quarter(1, 3))
     synth.level_shift(synth.at(first + scored_days - 2, quarter(0, 12)), factor=shift_factor)
     return synth, synth.at(first)

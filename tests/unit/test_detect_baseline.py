@@ -238,7 +238,7 @@ def test_non_count_metric_with_a_change():
     share = 0.05 + 0.01 * rng.standard_normal(len(synth.series.values))
     synth.series.values[:] = share  # e.g. the share of 5xx responses
     history, current = synth.split(synth.at(28))
-    baseline = SeasonalBaseline(min_count=0, unit="share").fit(history)
+    baseline = SeasonalBaseline(unit="share").fit(history)
     assert baseline.count_like_ is False
     assert baseline.detect(current) == []
     current.values[200:208] = 0.3
@@ -386,3 +386,38 @@ def test_new_categories_function_and_min_count():
     assert new_categories([("zeek.dns", "TXT")], frame) == []
     with pytest.raises(DetectError):
         NewCategories().detect(frame)
+
+
+def _heavy_tailed(seed):
+    synth = make_series(35, seed=seed)
+    rng = np.random.default_rng(seed)
+    synth.series.values[:] = synth.rate * (1 + 0.05 * rng.standard_t(3, len(synth.rate)))
+    history, current = synth.split(synth.at(28))
+    current.values[300:306] *= 3  # a real change: three times the traffic for 90 minutes
+    return synth, history, current
+
+
+def _heavy_tail_run():
+    false = found = 0
+    for seed in range(6):
+        synth, history, current = _heavy_tailed(seed)
+        change = (synth.at(28) + 300 * synth.interval, synth.at(28) + 306 * synth.interval)
+        anomalies = SeasonalBaseline().fit(history).detect(current)
+        hits = [a.start < change[1] and a.end > change[0] for a in anomalies]
+        found += any(hits)
+        false += hits.count(False)
+    return false, found
+
+
+def test_heavy_tails_widen_the_noise(monkeypatch):
+    poisson = SeasonalBaseline().fit(make_series(35, seed=1).series)
+    assert poisson.tail_factor_ < 1.2
+    _, history, _ = _heavy_tailed(1)
+    assert SeasonalBaseline().fit(history).tail_factor_ > 1.5
+
+    false, found = _heavy_tail_run()
+    assert found == 6
+    assert false / 6 <= 6  # a handful of single-bucket blips a week at most
+    monkeypatch.setattr("loglens.detect.baseline.tail_factor", lambda z: 1.0)
+    uncalibrated_false, _ = _heavy_tail_run()
+    assert false * 4 <= uncalibrated_false

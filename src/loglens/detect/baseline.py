@@ -41,6 +41,7 @@ from loglens.detect.residuals import (
     infer_step,
     is_count_like,
     silence_windows,
+    tail_factor,
     to_datetime,
     to_micros,
     usable,
@@ -138,9 +139,10 @@ class SeasonalBaseline:
             ``NotEnoughHistoryError``.
         smooth: neighbouring buckets pooled on each side of a time-of-day bucket (0 = none).
         threshold: robust z at which a bucket, or a ``sustain``-bucket stretch, is anomalous.
-        min_count: smallest total |observed − expected| (metric units) a window must have to be
-            reported, and the smallest expected total for a silence; keeps stray events at night
-            from becoming anomalies.
+        min_count: for counts, the smallest total |observed − expected| (events) a window must
+            have to be reported, and the smallest expected total for a silence; keeps stray
+            events at night from becoming anomalies. Other metrics (shares, sums) have no such
+            minimum.
         weekly: use a day-of-week × time-of-day profile (True), a time-of-day one (False), or
             decide from the history (None: weekly when every weekday was seen ``min_weeks``
             times and the weekly profile predicts the training data better).
@@ -237,6 +239,10 @@ class SeasonalBaseline:
         self.noise_ = chosen.noise
         self.bias_ = chosen.bias
         self.fallback_ = float(np.median(values))
+        self.tail_factor_ = 1.0
+        self.tail_factor_ = tail_factor(self._prediction(micros[train]).z(values))
+        self.noise_ = self.noise_ * self.tail_factor_
+        self.bias_ = self.bias_ * self.tail_factor_
         return self
 
     def _check_fitted(self) -> None:
@@ -255,17 +261,21 @@ class SeasonalBaseline:
         self._check_fitted()
         micros = to_micros(series.buckets)
         check_grid(micros, self.step_)
+        prediction = self._prediction(micros)
+        prediction.usable = usable(series)
+        return prediction
+
+    def _prediction(self, micros: NDArray[np.int64]) -> Prediction:
         phase = self._phases(micros)
         expected = self.expected_[phase]
         expected = np.where(np.isfinite(expected), expected, self.fallback_)
         # Neighbouring medians share pooled values, so their errors move together.
-        span = 2 * self.smooth + 1
         return Prediction(
             expected,
             self.noise_[phase],
             self.bias_[phase],
-            usable(series),
-            bias_span=span,
+            np.ones(len(micros), dtype=bool),
+            bias_span=2 * self.smooth + 1,
             counts=self.count_like_,
         )
 
@@ -347,6 +357,7 @@ class SeasonalBaseline:
             "training_start": self.training_start_.isoformat(),
             "training_end": self.training_end_.isoformat(),
             "fallback": self.fallback_,
+            "tail_factor": self.tail_factor_,
             "expected": _floats(self.expected_),
             "noise": _floats(self.noise_),
             "bias": _floats(self.bias_),
@@ -369,6 +380,7 @@ class SeasonalBaseline:
             baseline.training_start_ = datetime.fromisoformat(state["training_start"])
             baseline.training_end_ = datetime.fromisoformat(state["training_end"])
             baseline.fallback_ = float(state["fallback"])
+            baseline.tail_factor_ = float(state.get("tail_factor", 1.0))
             baseline.expected_ = _array(state["expected"])
             baseline.noise_ = _array(state["noise"])
             baseline.bias_ = _array(state["bias"])

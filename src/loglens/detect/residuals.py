@@ -102,6 +102,24 @@ def mad_sigma(values: NDArray[np.float64]) -> float:
     return float(MAD_TO_SIGMA * np.median(np.abs(finite - np.median(finite))))
 
 
+_NORMAL_Q99 = 2.5758  # |z| exceeded by 1% of a normal distribution
+
+
+def tail_factor(z: NDArray[np.float64]) -> float:
+    """How much wider than normal the tails of training z-scores are (≥ 1).
+
+    A MAD describes the middle of the residuals; bursty traffic or a jumpy gauge has tails far
+    heavier than a normal distribution with that spread, and would cross any threshold every
+    day. The noise is widened so that the training data's 99th percentile of |z| is where a
+    normal distribution's is. Past incidents rarely fill 1% of a training window, so they do not
+    set the scale.
+    """
+    finite = np.abs(z[np.isfinite(z)])
+    if len(finite) < 100:
+        return 1.0
+    return max(1.0, float(np.quantile(finite, 0.99)) / _NORMAL_Q99)
+
+
 def validate_common(threshold: float, sustain: int, min_count: float) -> None:
     """Clear errors for the parameters every series detector shares."""
     if not (np.isfinite(threshold) and threshold > 0):
@@ -282,7 +300,9 @@ def _summarise(
     observed = float(values[part][ok].sum())
     expected = float(prediction.expected[part][ok].sum())
     change = observed - expected
-    if sign * change < rules.min_count or sign * change <= 0:
+    # A minimum in events means nothing for shares or byte sums, so it applies to counts only.
+    least = rules.min_count if rules.count_like else 0.0
+    if sign * change < least or sign * change <= 0:
         return None
     spread = prediction.spread(
         float((prediction.noise[part][ok] ** 2).sum()),

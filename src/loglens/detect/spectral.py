@@ -35,6 +35,7 @@ from loglens.detect.residuals import (
     is_count_like,
     mad_sigma,
     silence_windows,
+    tail_factor,
     to_datetime,
     to_micros,
     usable,
@@ -65,8 +66,9 @@ class Spectral:
         threshold: robust z at which a bucket, or a ``sustain``-bucket stretch, is anomalous.
         window_days: trailing days of history to learn from (trimmed to whole weeks or days).
         min_days: fewest days of history needed; fewer raises ``NotEnoughHistoryError``.
-        min_count: smallest total |observed − expected| (metric units) a window must have to be
-            reported, and the smallest expected total for a silence.
+        min_count: for counts, the smallest total |observed − expected| (events) a window must
+            have to be reported, and the smallest expected total for a silence. Other metrics
+            (shares, sums) have no such minimum.
         sustain: width (buckets) of the stretches that catch moderate but lasting changes.
         max_gap: quiet buckets allowed inside one window before it is split in two.
         level_shift_hours: a window at least this long is reported as a level shift.
@@ -158,8 +160,14 @@ class Spectral:
             working = np.clip(filled, model - limit, model + limit)
         self._fit_frequencies(working)
         model = self._training_model()
-        self.noise_model_ = self._fit_noise(filled[known] - model[known], model[known])
-        self.misfit_ = _misfit(grid_values - model, self.noise_model_(model), cycle)
+        noise = self._fit_noise(filled[known] - model[known], model[known])
+        self.misfit_ = _misfit(grid_values - model, noise(model), cycle)
+        self.noise_model_ = noise
+        self.tail_factor_ = 1.0
+        training = history.values[inside]
+        self.tail_factor_ = tail_factor(self._prediction(micros[inside]).z(training))
+        noise.factor *= self.tail_factor_
+        self.misfit_ = self.misfit_ * self.tail_factor_
         return self
 
     def _fit_frequencies(self, values: NDArray[np.float64]) -> None:
@@ -223,6 +231,11 @@ class Spectral:
         self._check_fitted()
         micros = to_micros(series.buckets)
         check_grid(micros, self.step_)
+        prediction = self._prediction(micros)
+        prediction.usable = usable(series)
+        return prediction
+
+    def _prediction(self, micros: NDArray[np.int64]) -> Prediction:
         t = ((micros - self.start_) // self.step_).astype(np.float64)
         expected = self._model(t)
         noise = self.noise_model_(expected)
@@ -231,7 +244,8 @@ class Spectral:
         fit_error = noise * np.sqrt((2 * len(self.bins_) + 1) / self.length_)
         phase = (micros - self.start_) // self.step_ % len(self.misfit_)
         bias = np.sqrt(fit_error**2 + self.misfit_[phase] ** 2)
-        return Prediction(expected, noise, bias, usable(series), counts=self.count_like_)
+        every = np.ones(len(micros), dtype=bool)
+        return Prediction(expected, noise, bias, every, counts=self.count_like_)
 
     def expected(self, series: Series) -> NDArray[np.float64]:
         """The model's expected value per bucket of ``series`` (for charts and reports)."""
