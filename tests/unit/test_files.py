@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import json
 import lzma
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from loglens.errors import SourceError
-from loglens.sources.files import OpenedInput, RecordBatch, expand_inputs
+from loglens.sources.files import (
+    HEAD_BYTES,
+    InputSource,
+    OpenedInput,
+    RecordBatch,
+    expand_inputs,
+)
 
 
 def records(path: Path, batch_records: int = 1000) -> tuple[str, list[RecordBatch]]:
@@ -187,3 +196,64 @@ def test_nul_runs_in_a_text_log_do_not_make_it_binary(tmp_path: Path) -> None:
     container, batches = records(path)
     assert container == "lines"
     assert len(flat(batches)[2]) == 3
+
+
+# --- text lines: zero-copy batches ---------------------------------------------------------
+
+
+def log_lines(count: int, seed: int) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    words = [b"GET", b"/index.html", b"200", b"caf\xc3\xa9", b"10.0.0.7", b"", b"x" * 40]
+    return [b" ".join(rng.choice(words, size=int(rng.integers(0, 12)))) for _ in range(count)]
+
+
+def test_lines_beyond_the_sample_head_are_read_whole(tmp_path: Path) -> None:
+    # The first HEAD_BYTES come from the detection sample, the rest straight from the file.
+    lines = log_lines(20_000, seed=3)
+    data = b"\r\n".join(lines) + b"\r\n"
+    assert len(data) > 3 * HEAD_BYTES
+    path = tmp_path / "app.log"
+    path.write_bytes(data)
+    container, batches = records(path, batch_records=777)
+    assert container == "lines"
+    numbers, line_numbers, raws, _ = flat(batches)
+    assert raws == [line.decode() for line in lines]
+    assert numbers == line_numbers == list(range(1, len(lines) + 1))
+    assert all(len(b) <= 777 for b in batches)
+
+
+def test_compressed_lines_and_stdin_use_the_same_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = log_lines(5_000, seed=4)
+    data = b"\n".join(lines)  # no line end after the last line
+    path = tmp_path / "app.log.gz"
+    path.write_bytes(gzip.compress(data))
+    assert flat(records(path)[1])[2] == [line.decode() for line in lines]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    with OpenedInput(InputSource("-", None)) as opened:
+        raws = flat(list(opened.batches(max_line_bytes=1 << 20, batch_records=1000)))[2]
+    assert raws == [line.decode() for line in lines]
+
+
+def test_line_batches_register_in_duckdb(tmp_path: Path) -> None:
+    import duckdb
+
+    lines = [*log_lines(3_000, seed=5), b"bad \xff byte", b"y" * 3000, b"short", b""]
+    path = tmp_path / "app.log"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    inputs, _ = expand_inputs([str(path)])
+    con = duckdb.connect()
+    stored: list[tuple[int, str, int]] = []
+    truncated: set[int] = set()
+    with OpenedInput(inputs[0]) as opened:
+        for batch in opened.batches(max_line_bytes=2048, batch_records=500):
+            truncated |= batch.truncated
+            con.register("batch", batch.table())
+            stored += con.sql("SELECT record_no, raw, strlen(raw) FROM batch").fetchall()
+            con.unregister("batch")
+    expected = [line[:2048].decode("utf-8", "replace") for line in lines]
+    assert [raw for _, raw, _ in stored] == expected
+    assert [n for n, _, _ in stored] == list(range(1, len(lines) + 1))
+    assert [size for _, _, size in stored] == [len(e.encode()) for e in expected]
+    assert truncated == {len(lines) - 2}

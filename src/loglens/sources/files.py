@@ -21,13 +21,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
 
 from loglens.errors import SourceError
 from loglens.sources.lines import iter_line_batches
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 HEAD_BYTES = 64 * 1024
 SAMPLE_RECORDS = 40
@@ -68,7 +71,7 @@ class RecordBatch:
 
     record_no: pa.Array
     line_no: pa.Array
-    raw: pa.Array
+    raw: pa.Array  # string_view into the read chunk for text lines, large_string otherwise
     errors: dict[int, str] = field(default_factory=dict)  # record_no -> reason (container level)
     truncated: frozenset[int] = frozenset()  # record numbers cut at the line limit
 
@@ -187,6 +190,21 @@ class _PrefixedStream(io.RawIOBase):
         if len(data) < size:
             data += _read_up_to(self._rest, size - len(data))
         return data
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        """Read straight into ``buffer`` (the line reader's chunks are never copied)."""
+        target = memoryview(buffer).cast("B")
+        if self._prefix:
+            count = min(len(target), len(self._prefix))
+            target[:count] = self._prefix[:count]
+            self._prefix = self._prefix[count:]
+            return count
+        readinto = getattr(self._rest, "readinto", None)
+        if readinto is not None:
+            return int(readinto(target) or 0)
+        data = self._rest.read(len(target))
+        target[: len(data)] = data
+        return len(data)
 
 
 class OpenedInput:
