@@ -24,36 +24,18 @@ import json
 import os
 import platform
 import sys
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from loglens.evaluate import DetectorFactory, DetectorScorer, WindowedGaussian, load_corpus, run_nab
+from loglens.evaluate import load_corpus, run_nab
+from loglens.evaluate.nab_detectors import NAB_DETECTORS
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE.parent.parent / "shared" / "datasets" / "nab"
 
 
-def windowed_gaussian() -> DetectorFactory:
-    """NAB's windowed Gaussian baseline with NAB's parameters (6,400-point window, step 100)."""
-    return WindowedGaussian
-
-
-def seasonal_baseline() -> DetectorFactory:
-    """loglens' seasonal baseline, alerting on anomaly starts, refitted every day on the past."""
-    from loglens.detect.baseline import SeasonalBaseline
-
-    def factory() -> DetectorScorer:
-        return DetectorScorer(SeasonalBaseline, alerts=True, refit_every=timedelta(days=1))
-
-    return factory
-
-
-DETECTORS: dict[str, Callable[[], DetectorFactory]] = {
-    "windowed_gaussian": windowed_gaussian,
-    "seasonal_baseline": seasonal_baseline,
-}
+DETECTORS = NAB_DETECTORS
 
 
 def main() -> int:

@@ -1,7 +1,8 @@
-"""The demo job: generate a week of synthetic traffic, ingest it, and show what is in the store.
+"""The demo job: generate a week of synthetic traffic, ingest it, show what is in the store.
 
 It is the quick start's first command and a smoke test of the whole path a user's data takes.
-Later stages (series, anomalies, report) join it as they are built.
+It now also detects anomalies (ranked, explained, written back) and scores them against the
+generated ground truth; later stages (templates, report) join it as they are built.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from loglens.analyze import DetectSettings, run_detection
 from loglens.config import Config
-from loglens.output import describe_ingest, format_count, write_table
+from loglens.evaluate import evaluate_incidents
+from loglens.output import describe_ingest, format_count, safe_terminal_text, write_table
 from loglens.pipeline import Pipeline
 from loglens.sources.generate import generate
 from loglens.store.base import Query
@@ -27,7 +30,14 @@ SAMPLE_QUERIES: tuple[tuple[str, str], ...] = (
 
 
 def run_demo(
-    config: Config, out_dir: Path, *, days: int, seed: int, rate: float, out: TextIO
+    config: Config,
+    out_dir: Path,
+    *,
+    days: int,
+    seed: int,
+    rate: float,
+    out: TextIO,
+    top_anomalies: int = 10,
 ) -> None:
     """Generate → ingest → summarise, printing as it goes."""
     started = time.perf_counter()
@@ -77,8 +87,28 @@ def run_demo(
         if top.buckets:
             names = ", ".join(f"{b.value} ({b.count:,})" for b in top.buckets)
             out.write(f"   top sources of failed SSH logins: {names}\n")
+        step = time.perf_counter()
+        detection = run_detection(store, DetectSettings(limit=top_anomalies))
+        out.write(
+            f"\n6. anomalies, ranked and explained (loglens detect) "
+            f"[{time.perf_counter() - step:.1f}s]\n"
+        )
+        for rank, anomaly in enumerate(detection.anomalies, start=1):
+            text = safe_terminal_text(anomaly.explanation)
+            out.write(f"   {rank:>2}. [{anomaly.severity}] {text}\n")
+        if detection.tagged_events:
+            out.write(
+                f"   {format_count(detection.tagged_events)} events tagged loglens.anomaly "
+                "(loglens query tags:loglens.anomaly)\n"
+            )
     labels = json.loads((out_dir / "labels.json").read_text(encoding="utf-8"))
-    out.write("\n6. ground truth in labels.json (what the anomaly detectors will be scored on)\n")
+    out.write("\n7. ground truth in labels.json, and how the ranked list above scores on it\n")
     for incident in labels.get("incidents", []):
         out.write(f"   {incident['kind']:<16} {incident['start']} .. {incident['end']}\n")
+    scored = evaluate_incidents(detection.anomalies, out_dir / "labels.json")
+    out.write(
+        f"   found {scored.matched_incidents} of {scored.incidents} incidents; "
+        f"{scored.matching_anomalies} of {scored.anomalies} listed anomalies are incidents "
+        f"(recall {scored.recall:.0%}, precision {scored.precision:.0%})\n"
+    )
     out.write(f"\ndone in {time.perf_counter() - started:.1f}s\n")

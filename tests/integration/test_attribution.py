@@ -100,14 +100,18 @@ def test_attribution_names_the_injected_source(store: DuckDBStore) -> None:
 
 def test_terms_change_sums_a_field(store: DuckDBStore) -> None:
     changes = store.terms_change(
-        "source.ip",
+        ["source.ip", "destination.port"],
         Query(text="*"),
         WINDOW,
         baseline_windows(*WINDOW, days=1),
         size=1,
         sum_field="destination.port",
     )
-    assert changes[0].value == SCANNER and changes[0].observed == 1800 * 53
+    (top,) = changes.by_field["source.ip"]
+    assert top.value == SCANNER and top.observed == 1800 * 53
+    window_events = store.count(Query(start=WINDOW[0], end=WINDOW[1]))
+    assert changes.total.observed == window_events * 53  # every event is on port 53
+    assert [t.value for t in changes.by_field["destination.port"]] == ["53"]
 
 
 def test_anomalies_are_written_read_back_and_replaced(store: DuckDBStore) -> None:

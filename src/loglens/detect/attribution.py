@@ -136,15 +136,14 @@ def attribute(
     baseline = baseline_windows(anomaly.start, anomaly.end, chosen.baseline_days, earliest)
     query = Query(text=text, size=None)
     sum_field = spec.metric.field if spec.metric.kind == "sum" else None
-    totals = store.terms_change(
-        "event.dataset", query, window, baseline, size=1000, sum_field=sum_field
-    )
-    observed_total = sum(t.observed for t in totals)
-    expected_total = sum(t.expected for t in totals)
+    compared = [f for f in chosen.fields if f not in spec.group_by]
+    changes = store.terms_change(compared, query, window, baseline, size=3, sum_field=sum_field)
+    observed_total = changes.total.observed
+    expected_total = changes.total.expected
     change_total = observed_total - expected_total
     candidates: list[tuple[float, int, Contributor]] = []
-    for rank, field in enumerate(f for f in chosen.fields if f not in spec.group_by):
-        for term in store.terms_change(field, query, window, baseline, size=3, sum_field=sum_field):
+    for rank, field in enumerate(compared):
+        for term in changes.by_field.get(field, []):
             share = _share(term.change, change_total)
             shift = _fraction(term.observed, observed_total) - _fraction(
                 term.expected, expected_total

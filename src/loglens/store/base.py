@@ -105,6 +105,14 @@ class TermChange:
 
 
 @dataclass(frozen=True)
+class TermChanges:
+    """What ``Store.terms_change`` found: the totals, and each field's top changed values."""
+
+    total: TermChange
+    by_field: dict[str, list[TermChange]]
+
+
+@dataclass(frozen=True)
 class DatasetInfo:
     dataset: str | None
     module: str | None
@@ -174,18 +182,19 @@ class Store(Protocol):
 
     def terms_change(
         self,
-        field: str,
+        fields: Sequence[str],
         query: Query,
         window: tuple[datetime, datetime],
         baseline: Sequence[tuple[datetime, datetime]],
         *,
         size: int = 10,
         sum_field: str | None = None,
-    ) -> list[TermChange]:
-        """Top values of ``field`` by how much they changed in ``window`` against ``baseline``.
+    ) -> TermChanges:
+        """Per field, the top values by how much they changed in ``window`` against ``baseline``.
 
-        ``expected`` is the value's average over the baseline windows; the amount is a count,
-        or the sum of ``sum_field``. Ordered by the size of the change, largest first.
+        ``expected`` is the average over the baseline windows; the amount is a count, or the sum
+        of ``sum_field``. One pass over the matching events for all fields; each field's values
+        are ordered by the size of their change, largest first. ``total`` sums every event.
         """
         ...
 

@@ -30,6 +30,7 @@ from loglens.store.base import (
     IngestRecord,
     Query,
     TermChange,
+    TermChanges,
     TermsBucket,
     TermsResult,
     WriteSummary,
@@ -302,18 +303,21 @@ class DuckDBStore:
 
     def terms_change(
         self,
-        field: str,
+        fields: Sequence[str],
         query: Query,
         window: tuple[datetime, datetime],
         baseline: Sequence[tuple[datetime, datetime]],
         *,
         size: int = 10,
         sum_field: str | None = None,
-    ) -> list[TermChange]:
+    ) -> TermChanges:
         where, params = self._where(query)
-        expr, is_list = _field_expr(field)
-        if is_list:
-            raise QueryError(f"{field!r} holds lists; compare a single-valued field")
+        columns = []
+        for index, name in enumerate(fields):
+            expr, is_list = _field_expr(name)
+            if is_list:
+                raise QueryError(f"{name!r} holds lists; compare a single-valued field")
+            columns.append(f"CAST({expr} AS VARCHAR) AS c{index}")
         amount = "1"
         if sum_field is not None:
             amount_expr, _ = _field_expr(sum_field)
@@ -323,19 +327,43 @@ class DuckDBStore:
         spans = [f"({ts} >= ? AND {ts} < ?)" for _ in baseline] or ["false"]
         in_baseline = "(" + " OR ".join(spans) + ")"
         span_params: list[object] = [t for pair in baseline for t in pair]
-        rows = self._fetchall(
-            f"""WITH v AS (
-                    SELECT CAST({expr} AS VARCHAR) AS v, {amount} AS amount,
-                           {in_window} AS w, {in_baseline} AS b
-                    FROM events
-                    WHERE ({where}) AND ({in_window} OR {in_baseline}))
-                SELECT v, sum(amount) FILTER (WHERE w) AS o,
-                       sum(amount) FILTER (WHERE b) / ? AS e
-                FROM v WHERE v IS NOT NULL GROUP BY v
-                ORDER BY abs(coalesce(o, 0) - coalesce(e, 0)) DESC, v LIMIT {int(size)}""",
-            [*window, *span_params, *params, *window, *span_params, max(len(baseline), 1)],
+        days = max(len(baseline), 1)
+        selected = ", ".join(
+            [*columns, f"{amount} AS amount", f"{in_window} AS w", f"{in_baseline} AS b"]
         )
-        return [TermChange(v, float(o or 0), float(e or 0)) for v, o, e in rows]
+        self._run(
+            f"""CREATE OR REPLACE TEMP TABLE _terms_change AS
+                SELECT {selected} FROM events
+                WHERE ({where}) AND ({in_window} OR {in_baseline})""",
+            [*window, *span_params, *params, *window, *span_params],
+        )
+        total = self._fetchone(
+            "SELECT sum(amount) FILTER (WHERE w), sum(amount) FILTER (WHERE b) / ? "
+            "FROM _terms_change",
+            [days],
+        )
+        by_field: dict[str, list[TermChange]] = {name: [] for name in fields}
+        if fields:
+            names = ", ".join(f"c{i}" for i in range(len(fields)))
+            rows = self._fetchall(
+                f"""WITH u AS (UNPIVOT (SELECT {names}, amount, w, b FROM _terms_change)
+                               ON {names} INTO NAME f VALUE v),
+                    agg AS (SELECT f, v, sum(amount) FILTER (WHERE w) AS o,
+                                   sum(amount) FILTER (WHERE b) / ? AS e
+                            FROM u GROUP BY f, v)
+                    SELECT f, v, o, e FROM agg
+                    QUALIFY row_number() OVER (
+                        PARTITION BY f ORDER BY abs(coalesce(o, 0) - coalesce(e, 0)) DESC, v
+                    ) <= {int(size)}
+                    ORDER BY f, abs(coalesce(o, 0) - coalesce(e, 0)) DESC, v""",
+                [days],
+            )
+            for column, value, observed, expected in rows:
+                name = fields[int(str(column)[1:])]
+                by_field[name].append(TermChange(value, float(observed or 0), float(expected or 0)))
+        observed_total = float(total[0] or 0) if total else 0.0
+        expected_total = float(total[1] or 0) if total else 0.0
+        return TermChanges(TermChange(None, observed_total, expected_total), by_field)
 
     def _where(self, query: Query) -> tuple[str, list[object]]:
         clauses: list[str] = []

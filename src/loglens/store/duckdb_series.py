@@ -29,7 +29,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from loglens.errors import ConfigError, QueryError
-from loglens.query import install_sql_functions, to_duckdb_sql
+from loglens.query import to_duckdb_sql
 from loglens.schema import FIELD_BY_NAME, Kind, quote_ident
 from loglens.series import Series, SeriesFrame, SeriesSpec
 
@@ -95,7 +95,7 @@ def series_frame(con: duckdb.DuckDBPyConnection, spec: SeriesSpec) -> SeriesFram
     if spec.max_groups < 1:
         raise ConfigError("max_groups must be at least 1", location="max_groups")
     keys = [_group_expr(name) for name in spec.group_by]
-    install_sql_functions(con)
+    # The store's connection has loglens' SQL functions (DuckDBStore installs them once).
     where = to_duckdb_sql(spec.query or "*")
     grid = _grid(con, spec, step_us, where.sql, list(where.params))
     if grid is None or grid.count == 0:

@@ -1,0 +1,336 @@
+"""The detection run: series from the store → detectors → one ranked, explained list → store.
+
+``run_detection`` is what ``loglens detect`` and the daily job call. It builds the frames of a
+set of named specs (events per dataset, per protocol, per action, web status codes, bytes, distinct
+destination ports and DNS names), runs the chosen detectors on every group, merges overlapping
+findings into one anomaly per incident (``detect.ensemble``), explains the top ones with the field
+values that carry the change (``detect.attribution``), and writes them back: the anomalies table
+and the ``loglens.anomaly`` tag on the events inside each one.
+
+Two ways to choose what is learned and what is scored:
+
+- **since given** (the daily job): detectors learn from ``history_days`` before ``since`` and
+  score ``[since, until)``; a group key absent from the history is a new category.
+- **no since** (retrospective, e.g. a folder of old logs): detectors learn from the whole range
+  and score it too — robust statistics (medians, MAD) keep short incidents from moving the
+  baseline —, and a group key that first appears after the first ``warmup_days`` is new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from loglens.detect.attribution import AttributionSettings, attribute, group_query
+from loglens.detect.base import Anomaly, DetectError, NotEnoughHistoryError
+from loglens.detect.baseline import NewCategories, SeasonalBaseline
+from loglens.detect.ensemble import merge_anomalies
+from loglens.detect.explain import anomaly_id, describe
+from loglens.detect.residuals import to_datetime, to_micros
+from loglens.detect.spectral import Spectral
+from loglens.detect.wavelet import NotEnoughDaysError, WaveletDayClusters
+from loglens.errors import ConfigError
+from loglens.series import Metric, Series, SeriesFrame, SeriesSpec, parse_interval
+from loglens.store.base import Query, Store
+
+METHODS = ("baseline", "spectral", "wavelet", "new_category")
+ANOMALY_TAG = "loglens.anomaly"
+
+
+@dataclass(frozen=True)
+class NamedSpec:
+    """A series spec with the name a person reads and the unit of its metric."""
+
+    name: str
+    spec: SeriesSpec
+    unit: str = "events"
+    day_shapes: bool = False  # also compare whole days (wavelets): for the main volume series
+
+
+def default_specs(interval: str | timedelta = "15m") -> list[NamedSpec]:
+    """The series a network/security analyst watches every morning."""
+    step = parse_interval(interval)
+
+    def spec(group: tuple[str, ...], metric: Metric | None = None, query: str = "*") -> SeriesSpec:
+        return SeriesSpec(group, step, metric or Metric(), query)
+
+    return [
+        NamedSpec("events per dataset", spec(("event.dataset",)), day_shapes=True),
+        NamedSpec(
+            "events per protocol",
+            spec(("network.protocol",), query="_exists_:network.protocol"),
+        ),
+        NamedSpec(
+            "actions",
+            spec(("event.dataset", "event.action"), query="_exists_:event.action"),
+        ),
+        NamedSpec(
+            "web status codes",
+            spec(("http.response.status_code",), query="_exists_:http.response.status_code"),
+        ),
+        NamedSpec(
+            "bytes per protocol",
+            spec(
+                ("network.protocol",),
+                Metric("sum", "network.bytes"),
+                "_exists_:network.bytes",
+            ),
+            unit="bytes",
+        ),
+        NamedSpec(
+            "destination ports contacted",
+            spec(
+                ("event.dataset",),
+                Metric("distinct", "destination.port"),
+                "_exists_:destination.port",
+            ),
+            unit="distinct ports",
+        ),
+        NamedSpec(
+            "DNS names asked",
+            spec(
+                ("event.dataset",),
+                Metric("distinct", "dns.question.name"),
+                "_exists_:dns.question.name",
+            ),
+            unit="distinct names",
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class DetectSettings:
+    """What a detection run learns from, scores, and keeps.
+
+    Attributes:
+        methods: detectors to run (see ``METHODS``).
+        since: start of the scored period; None: retrospective over the whole range.
+        until: end of the scored period (exclusive); None: the data's end.
+        history_days: days before ``since`` that detectors learn from.
+        warmup_days: retrospective mode: days at the start that define "seen" categories.
+        attribute_top: how many of the ranked anomalies get attribution and samples.
+        write_back: store the anomalies and tag their events.
+        limit: keep at most this many anomalies (ranked); None keeps all.
+    """
+
+    methods: tuple[str, ...] = METHODS
+    since: datetime | None = None
+    until: datetime | None = None
+    history_days: int = 30
+    warmup_days: float = 1.0
+    attribute_top: int = 25
+    write_back: bool = True
+    limit: int | None = None
+    attribution: AttributionSettings = field(default_factory=AttributionSettings)
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise ConfigError(
+                f"unknown detection method(s) {', '.join(unknown)}; known: {', '.join(METHODS)}",
+                location="method",
+            )
+        if self.since and self.until and self.until <= self.since:
+            raise ConfigError("until must be after since", location="until")
+
+
+@dataclass
+class DetectionReport:
+    """A run's outcome: ranked anomalies, and what could not be analysed and why."""
+
+    anomalies: list[Anomaly]
+    series_analysed: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (series, reason)
+    tagged_events: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+
+
+ProgressCallback = Callable[[str], None]
+
+
+def run_detection(
+    store: Store,
+    settings: DetectSettings | None = None,
+    specs: Sequence[NamedSpec] | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+) -> DetectionReport:
+    """Run the detectors on ``specs`` (default: ``default_specs()``) and rank what they find."""
+    chosen = settings or DetectSettings()
+    report = DetectionReport(anomalies=[])
+    found: list[tuple[Anomaly, NamedSpec]] = []
+    for named in specs or default_specs():
+        if progress is not None:
+            progress(named.name)
+        frame = store.series(_framed(named.spec, chosen))
+        if not frame.series:
+            continue
+        _note_range(report, frame)
+        found.extend((a, named) for a in _detect_frame(frame, named, chosen, report))
+    merged = merge_anomalies([a for a, _ in found])
+    by_name = {named.name: named for _, named in found}
+    for anomaly in merged:
+        # Ids must differ between specs that share a group key (zeek.dns counts and names).
+        anomaly.id = anomaly_id(
+            (str(anomaly.details.get("spec")), *anomaly.series_key),
+            anomaly.start,
+            anomaly.end,
+            anomaly.kind,
+        )
+    ranked = merged[: chosen.limit] if chosen.limit else merged
+    for anomaly in ranked[: chosen.attribute_top]:
+        owner = by_name.get(str(anomaly.details.get("spec")))
+        if owner is not None:
+            attribute(
+                store, owner.spec, anomaly, settings=chosen.attribution, earliest=report.first
+            )
+            anomaly.explanation = describe(anomaly)
+    report.anomalies = ranked
+    if chosen.write_back and ranked:
+        store.write_anomalies(ranked)
+        for anomaly in ranked:
+            owner = by_name.get(str(anomaly.details.get("spec")))
+            if owner is None:
+                continue
+            query = Query(
+                text=group_query(owner.spec, anomaly.series_key),
+                start=anomaly.start,
+                end=anomaly.end,
+                size=None,
+            )
+            report.tagged_events += store.tag_matching(
+                query, [ANOMALY_TAG, f"{ANOMALY_TAG}.{anomaly.id}"]
+            )
+    return report
+
+
+def _framed(spec: SeriesSpec, settings: DetectSettings) -> SeriesSpec:
+    start = None
+    if settings.since is not None:
+        start = settings.since - timedelta(days=settings.history_days)
+    return replace(spec, start=start, end=settings.until)
+
+
+def _note_range(report: DetectionReport, frame: SeriesFrame) -> None:
+    if not len(frame.buckets):
+        return
+    micros = to_micros(frame.buckets)
+    first = to_datetime(micros[0])
+    last = to_datetime(micros[-1]) + frame.spec.interval
+    report.first = first if report.first is None else min(report.first, first)
+    report.last = last if report.last is None else max(report.last, last)
+
+
+def _detect_frame(
+    frame: SeriesFrame, named: NamedSpec, settings: DetectSettings, report: DetectionReport
+) -> list[Anomaly]:
+    anomalies: list[Anomaly] = []
+    since = settings.since
+    for series in frame.series:
+        history = series.between(None, since) if since is not None else series
+        current = series.between(since, None) if since is not None else series
+        if not len(current.buckets):
+            continue
+        report.series_analysed += 1
+        for method in settings.methods:
+            if method == "new_category" or (method == "wavelet" and not named.day_shapes):
+                continue
+            detector = _detector(method, named, settings, history)
+            try:
+                found = detector.fit(history).detect(current)
+            except (NotEnoughHistoryError, NotEnoughDaysError) as exc:
+                report.skipped.append((f"{named.name}: {series.name} ({method})", str(exc)))
+                continue
+            except DetectError as exc:
+                report.skipped.append((f"{named.name}: {series.name} ({method})", str(exc)))
+                continue
+            anomalies.extend(_labelled(found, named))
+    if "new_category" in settings.methods and len(frame.spec.group_by) >= 1:
+        anomalies.extend(_labelled(_new_categories(frame, named, settings), named))
+    return anomalies
+
+
+def _detector(
+    method: str, named: NamedSpec, settings: DetectSettings, history: Series
+) -> SeasonalBaseline | Spectral | WaveletDayClusters:
+    days = _days_of(history)
+    window = float(settings.history_days)
+    # Short histories (a few days of old logs) still get a time-of-day profile.
+    min_days = max(2, min(7, days - 1)) if settings.since is None else 7
+    if method == "baseline":
+        return SeasonalBaseline(window_days=window, min_days=min_days, unit=named.unit)
+    if method == "spectral":
+        return Spectral(window_days=window, min_days=min_days, unit=named.unit)
+    return WaveletDayClusters()
+
+
+def _days_of(series: Series) -> int:
+    if not len(series.buckets):
+        return 0
+    micros = to_micros(series.buckets)
+    return int((micros[-1] - micros[0]) // 86_400_000_000) + 1
+
+
+def _new_categories(
+    frame: SeriesFrame, named: NamedSpec, settings: DetectSettings
+) -> list[Anomaly]:
+    if not len(frame.buckets):
+        return []
+    if settings.since is not None:
+        history = [s.between(None, settings.since) for s in frame.series]
+        current = [s.between(settings.since, None) for s in frame.series]
+    else:
+        micros = to_micros(frame.buckets)
+        cut = to_datetime(micros[0]) + timedelta(days=settings.warmup_days)
+        if cut >= to_datetime(micros[-1]):
+            return []
+        history = [s.between(None, cut) for s in frame.series]
+        current = [s.between(cut, None) for s in frame.series]
+    detector = NewCategories(window_days=float(settings.history_days), unit=named.unit)
+    return detector.fit(history).detect(current)
+
+
+def _labelled(anomalies: list[Anomaly], named: NamedSpec) -> list[Anomaly]:
+    for anomaly in anomalies:
+        anomaly.details["spec"] = named.name
+        anomaly.series_name = f"{named.name}: {anomaly.series_name}"
+    return anomalies
+
+
+def anomaly_rows(anomalies: Sequence[Anomaly]) -> list[dict[str, object]]:
+    """One plain row per anomaly, ranked, for tables, JSON lines and CSV."""
+    from loglens.detect.explain import format_window
+
+    rows: list[dict[str, object]] = []
+    for rank, a in enumerate(anomalies, start=1):
+        rows.append(
+            {
+                "rank": rank,
+                "start": a.start.isoformat(),
+                "end": a.end.isoformat(),
+                "window": format_window(a.start, a.end),
+                "series": a.series_name,
+                "series_key": list(a.series_key),
+                "detector": a.detector,
+                "kind": a.kind,
+                "score": round(a.score, 2) if a.score == a.score else None,
+                "severity": a.severity,
+                "observed": a.observed,
+                "expected": round(a.expected, 2) if a.expected == a.expected else None,
+                "entities": [
+                    {
+                        "field": e.field,
+                        "value": e.value,
+                        "observed": e.observed,
+                        "expected": round(e.expected, 2),
+                    }
+                    for e in a.entities
+                ],
+                "explanation": a.explanation,
+                "reasons": list(a.reasons),
+                "id": a.id,
+            }
+        )
+    return rows
