@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import numpy as np
@@ -187,3 +188,14 @@ def test_ids_and_explanations():
     assert spike.detector == "spectral" and spike.kind == "spike"
     assert spike.explanation.startswith("dns 2024-01-30 03:00–04:00 UTC: ")
     assert "expected" in spike.explanation and spike.reasons[0].startswith("spectral:")
+
+
+def test_saved_state_gives_the_same_findings():
+    synth, cut = standard_scenario(3)
+    history, current = synth.split(cut)
+    model = Spectral().fit(history)
+    restored = Spectral.from_state(json.loads(json.dumps(model.to_state())))
+    assert np.allclose(restored.expected(current), model.expected(current))
+    assert [a.id for a in restored.detect(current)] == [a.id for a in model.detect(current)]
+    with pytest.raises(DetectError):
+        Spectral.from_state({"params": {}})

@@ -204,7 +204,7 @@ class SeasonalBaseline:
         days = np.unique(micros[train] // US_PER_DAY)
         if len(days) < self.min_days:
             raise NotEnoughHistoryError(
-                f"{history.name}: {len(days)} days with values in the last "
+                f"{len(days)} days with values in the last "
                 f"{self.window_days:g} days, {self.min_days} needed",
                 location=history.name,
             )

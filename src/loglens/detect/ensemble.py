@@ -210,11 +210,11 @@ class Ensemble:
             try:
                 self.fitted_.append(detector.fit(history))
             except NotEnoughHistoryError as exc:
-                self.skipped_[detector.name] = str(exc)
+                self.skipped_[detector.name] = exc.message
         if not self.fitted_:
             reasons = "; ".join(f"{name}: {why}" for name, why in self.skipped_.items())
             raise NotEnoughHistoryError(
-                f"no detector could learn from {history.name}: {reasons}", location=history.name
+                f"no detector could learn from this history ({reasons})", location=history.name
             )
         return self
 
@@ -284,7 +284,7 @@ def detect_frames(
         try:
             ensemble = Ensemble(make_detectors(), gap_buckets=gap_buckets).fit(past)
         except NotEnoughHistoryError as exc:
-            found.skipped[series.name] = str(exc)
+            found.skipped[series.name] = exc.message
             continue
         found.anomalies.extend(ensemble.detect(series))
     found.anomalies = rank(found.anomalies)

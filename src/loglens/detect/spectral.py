@@ -19,6 +19,7 @@ robust standard deviation.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -119,13 +120,13 @@ class Spectral:
         micros = to_micros(history.buckets)
         ok = usable(history)
         if not ok.any():
-            raise NotEnoughHistoryError(f"{history.name}: no usable values", location=history.name)
+            raise NotEnoughHistoryError("no usable values", location=history.name)
         end = int(micros[-1]) + step
         first = max(int(micros[ok][0]), end - round(self.window_days * US_PER_DAY))
         days = (end - first) // US_PER_DAY
         if days < self.min_days:
             raise NotEnoughHistoryError(
-                f"{history.name}: {days} whole days of history, {self.min_days} needed",
+                f"{days} whole days of history, {self.min_days} needed",
                 location=history.name,
             )
         # Whole weeks put every daily and weekly harmonic on an exact FFT bin.
@@ -138,7 +139,7 @@ class Spectral:
         known = np.isfinite(grid_values)
         if known.sum() < self.min_days * per_day // 2:
             raise NotEnoughHistoryError(
-                f"{history.name}: too few usable buckets in the last {days} days",
+                f"too few usable buckets in the last {days} days",
                 location=history.name,
             )
         self.step_ = step
@@ -299,6 +300,71 @@ class Spectral:
             for window in windows
         ]
         return sorted(anomalies, key=lambda a: (a.start, a.kind))
+
+    def to_state(self) -> dict[str, Any]:
+        """The fitted model as JSON-ready data (parameters, kept frequencies, noise)."""
+        self._check_fitted()
+        return {
+            "detector": self.name,
+            "params": {
+                "n_frequencies": self.n_frequencies,
+                "threshold": self.threshold,
+                "window_days": self.window_days,
+                "min_days": self.min_days,
+                "min_count": self.min_count,
+                "sustain": self.sustain,
+                "max_gap": self.max_gap,
+                "level_shift_hours": self.level_shift_hours,
+                "unit": self.unit,
+            },
+            "step_us": self.step_,
+            "start_us": self.start_,
+            "length": self.length_,
+            "count_like": self.count_like_,
+            "training_days": self.training_days_,
+            "training_start": self.training_start_.isoformat(),
+            "training_end": self.training_end_.isoformat(),
+            "mean": self.mean_,
+            "bins": [int(b) for b in self.bins_],
+            "amplitudes": [float(a) for a in self.amplitudes_],
+            "phases": [float(p) for p in self.phases_],
+            "noise_factor": self.noise_model_.factor,
+            "noise_poisson": self.noise_model_.poisson,
+            "tail_factor": self.tail_factor_,
+            "misfit": [float(m) for m in self.misfit_],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Spectral:
+        """A fitted model back from ``to_state()`` data.
+
+        Raises:
+            DetectError: the data is not a saved spectral model.
+        """
+        try:
+            model = cls(**state["params"])
+            model.step_ = int(state["step_us"])
+            model.start_ = int(state["start_us"])
+            model.length_ = int(state["length"])
+            model.count_like_ = bool(state["count_like"])
+            model.training_days_ = int(state["training_days"])
+            model.training_start_ = datetime.fromisoformat(state["training_start"])
+            model.training_end_ = datetime.fromisoformat(state["training_end"])
+            model.mean_ = float(state["mean"])
+            model.bins_ = np.array(state["bins"], dtype=np.int64)
+            model.amplitudes_ = np.array(state["amplitudes"], dtype=np.float64)
+            model.phases_ = np.array(state["phases"], dtype=np.float64)
+            model.tail_factor_ = float(state["tail_factor"])
+            model.misfit_ = np.array(state["misfit"], dtype=np.float64)
+            model.noise_model_ = _Noise(
+                float(state["noise_factor"]), poisson=bool(state["noise_poisson"])
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DetectError(f"not a saved spectral model: {exc}") from exc
+        sizes = {len(model.bins_), len(model.amplitudes_), len(model.phases_)}
+        if len(sizes) != 1 or not len(model.misfit_) or model.length_ <= 0 or model.step_ <= 0:
+            raise DetectError("not a saved spectral model: inconsistent arrays")
+        return model
 
 
 class _Noise:
