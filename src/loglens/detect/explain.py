@@ -229,7 +229,10 @@ def describe(anomaly: Anomaly) -> str:
     else:
         text = anomaly.explanation or f"{name} {window}: {kind}"
     phrase = entity_phrase(anomaly)
-    return f"{text}; {phrase}" if phrase else text
+    # Other kinds keep their own sentence, which may already carry the phrase from last time.
+    if not phrase or text.endswith(f"; {phrase}"):
+        return text
+    return f"{text}; {phrase}"
 
 
 def headline_window(anomaly: Anomaly) -> tuple[datetime, datetime]:
