@@ -10,6 +10,7 @@ import pytest
 
 from loglens.detect.base import DetectError, NotEnoughHistoryError
 from loglens.detect.baseline import NewCategories, SeasonalBaseline, new_categories
+from loglens.detect.spectral import Spectral
 from loglens.series import Series, SeriesFrame, SeriesSpec
 from tests.series_factory import (
     make_constant,
@@ -165,6 +166,23 @@ def test_silence_when_nothing_was_expected_is_not_an_anomaly():
     history, current = synth.split(synth.at(28))
     found = SeasonalBaseline(min_count=5).fit(history).detect(current)
     assert not [a for a in found if a.kind == "silence"]
+
+
+@pytest.mark.parametrize("detector", [SeasonalBaseline, Spectral])
+def test_a_source_that_sleeps_at_night_is_not_silent_at_night(detector):
+    synth = make_series(35, seed=12, base=60)
+    hours = (synth.series.buckets.astype("datetime64[h]").astype(np.int64)) % 24
+    night = (hours >= 20) | (hours < 7)
+    rng = np.random.default_rng(12)
+    # Silent at night, except on a few nights when someone worked late.
+    late = np.repeat(rng.random(35) < 0.2, 96)
+    asleep = night & ~late
+    synth.series.silent[asleep] = True
+    synth.series.values[asleep] = np.nan
+    planted = synth.silence(synth.at(30, 10), hours=2)
+    history, current = synth.split(synth.at(28))
+    found = detector().fit(history).detect(current)
+    assert [(a.kind, a.start, a.end) for a in found] == [("silence", planted.start, planted.end)]
 
 
 def test_weekly_profile_only_when_the_week_matters():

@@ -34,12 +34,14 @@ from loglens.detect.base import Anomaly, DetectError, NotEnoughHistoryError, sev
 from loglens.detect.explain import anomaly_id, describe
 from loglens.detect.residuals import (
     US_PER_DAY,
+    USUAL_SILENCE,
     Prediction,
     WindowRules,
     check_grid,
     find_windows,
     infer_step,
     is_count_like,
+    silence_share,
     silence_windows,
     tail_factor,
     to_datetime,
@@ -238,7 +240,10 @@ class SeasonalBaseline:
         self.expected_ = chosen.expected
         self.noise_ = chosen.noise
         self.bias_ = chosen.bias
-        self.fallback_ = float(np.median(values))
+        active = history.active & (micros >= window_start)
+        self.silence_share_ = silence_share(
+            micros[active], history.silent[active], usable(history)[active], step
+        )
         self.tail_factor_ = 1.0
         self.tail_factor_ = tail_factor(self._prediction(micros[train]).z(values))
         self.noise_ = self.noise_ * self.tail_factor_
@@ -267,20 +272,24 @@ class SeasonalBaseline:
 
     def _prediction(self, micros: NDArray[np.int64]) -> Prediction:
         phase = self._phases(micros)
-        expected = self.expected_[phase]
-        expected = np.where(np.isfinite(expected), expected, self.fallback_)
+        tod = (micros % US_PER_DAY) // self.step_
         # Neighbouring medians share pooled values, so their errors move together.
         return Prediction(
-            expected,
+            self.expected_[phase],
             self.noise_[phase],
             self.bias_[phase],
             np.ones(len(micros), dtype=bool),
             bias_span=2 * self.smooth + 1,
             counts=self.count_like_,
+            usual_silence=self.silence_share_[tod] >= USUAL_SILENCE,
         )
 
     def expected(self, series: Series) -> NDArray[np.float64]:
-        """The baseline's expected value per bucket of ``series`` (for charts and reports)."""
+        """The baseline's expected value per bucket of ``series`` (for charts and reports).
+
+        NaN at a time of day the training window never had a value for (a source that is
+        silent every night has no expected value at night).
+        """
         return self.predict(series).expected
 
     def zscores(self, series: Series) -> NDArray[np.float64]:
@@ -356,7 +365,7 @@ class SeasonalBaseline:
             "training_days": self.training_days_,
             "training_start": self.training_start_.isoformat(),
             "training_end": self.training_end_.isoformat(),
-            "fallback": self.fallback_,
+            "silence_share": _floats(self.silence_share_),
             "tail_factor": self.tail_factor_,
             "expected": _floats(self.expected_),
             "noise": _floats(self.noise_),
@@ -379,7 +388,7 @@ class SeasonalBaseline:
             baseline.training_days_ = int(state["training_days"])
             baseline.training_start_ = datetime.fromisoformat(state["training_start"])
             baseline.training_end_ = datetime.fromisoformat(state["training_end"])
-            baseline.fallback_ = float(state["fallback"])
+            baseline.silence_share_ = np.nan_to_num(_array(state["silence_share"]))
             baseline.tail_factor_ = float(state.get("tail_factor", 1.0))
             baseline.expected_ = _array(state["expected"])
             baseline.noise_ = _array(state["noise"])

@@ -102,6 +102,24 @@ def mad_sigma(values: NDArray[np.float64]) -> float:
     return float(MAD_TO_SIGMA * np.median(np.abs(finite - np.median(finite))))
 
 
+USUAL_SILENCE = 0.5  # silent on at least this share of training days at a time of day
+
+
+def silence_share(
+    micros: NDArray[np.int64], silent: NDArray[np.bool_], valued: NDArray[np.bool_], step: int
+) -> NDArray[np.float64]:
+    """Per time-of-day bucket, the share of training days on which the source was silent.
+
+    ``silent`` and ``valued`` mark the training buckets that were silent or had a value (buckets
+    outside the source's life count as neither). A time of day never seen gets 0.
+    """
+    per_day = US_PER_DAY // step
+    tod = (micros % US_PER_DAY) // step
+    quiet = np.bincount(tod[silent], minlength=per_day)
+    seen = quiet + np.bincount(tod[valued & ~silent], minlength=per_day)
+    return np.asarray(quiet / np.maximum(seen, 1), dtype=np.float64)
+
+
 _NORMAL_Q99 = 2.5758  # |z| exceeded by 1% of a normal distribution
 
 
@@ -144,6 +162,7 @@ class Prediction:
     usable: NDArray[np.bool_]
     bias_span: int = 1 << 30
     counts: bool = False
+    usual_silence: NDArray[np.bool_] | None = None  # silence is normal here (see below)
 
     def spread(self, noise2: Any, bias2: Any, count: Any) -> Any:
         """Standard deviation of a sum of residuals over ``count`` buckets."""
@@ -337,9 +356,13 @@ def silence_windows(series: Series, prediction: Prediction, rules: WindowRules) 
     """Runs of silent buckets where the model expected traffic.
 
     For counts a run is reported when at least ``min_count`` events were expected (quiet nights
-    stay quiet); for other metrics when the expected value is not zero.
+    stay quiet); for other metrics when the expected value is not zero. Buckets at a time of day
+    when the source was silent on most training days (a source that only sends in office hours)
+    are not unusual and are left out.
     """
     silent = np.asarray(series.silent & series.active, dtype=bool)
+    if prediction.usual_silence is not None:
+        silent &= ~prediction.usual_silence
     windows: list[Window] = []
     for first, stop in _runs(silent, 0):
         part = slice(first, stop)

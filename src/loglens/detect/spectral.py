@@ -11,6 +11,9 @@ Gaps in the training data (silence, missing values) are filled with the median o
 time of day before the transform, and two robust passes clip training values far from the
 model (a past incident) to the model's edge, so one old spike does not leak into every bin.
 
+At a time of day when the source was silent on most training days the model only saw
+filled-in values, so it scores nothing there (NaN) and leaves such hours to the baseline.
+
 Residuals are scored like the baseline's (``loglens.detect.residuals``): for counts the noise is
 ``c · sqrt(max(expected, 1))`` where ``c ≥ 1`` is the robust spread of the Pearson residuals
 (1 for Poisson traffic, more for burstier traffic); for other metrics it is the residuals'
@@ -28,6 +31,7 @@ from numpy.typing import NDArray
 from loglens.detect.base import Anomaly, DetectError, NotEnoughHistoryError
 from loglens.detect.residuals import (
     US_PER_DAY,
+    USUAL_SILENCE,
     Prediction,
     WindowRules,
     check_grid,
@@ -35,6 +39,7 @@ from loglens.detect.residuals import (
     infer_step,
     is_count_like,
     mad_sigma,
+    silence_share,
     silence_windows,
     tail_factor,
     to_datetime,
@@ -165,6 +170,10 @@ class Spectral:
         self.misfit_ = _misfit(grid_values - model, noise(model), cycle)
         self.noise_model_ = noise
         self.tail_factor_ = 1.0
+        active = history.active & (micros >= start)
+        self.silence_share_ = silence_share(
+            micros[active], history.silent[active], ok[active], step
+        )
         training = history.values[inside]
         self.tail_factor_ = tail_factor(self._prediction(micros[inside]).z(training))
         noise.factor *= self.tail_factor_
@@ -233,7 +242,9 @@ class Spectral:
         micros = to_micros(series.buckets)
         check_grid(micros, self.step_)
         prediction = self._prediction(micros)
-        prediction.usable = usable(series)
+        # Where the source is usually silent the model was fitted to filled-in values, so it
+        # has nothing to say about values there (the baseline, which counts its evidence, does).
+        prediction.usable = usable(series) & ~np.asarray(prediction.usual_silence, dtype=bool)
         return prediction
 
     def _prediction(self, micros: NDArray[np.int64]) -> Prediction:
@@ -246,7 +257,10 @@ class Spectral:
         phase = (micros - self.start_) // self.step_ % len(self.misfit_)
         bias = np.sqrt(fit_error**2 + self.misfit_[phase] ** 2)
         every = np.ones(len(micros), dtype=bool)
-        return Prediction(expected, noise, bias, every, counts=self.count_like_)
+        usual = self.silence_share_[(micros % US_PER_DAY) // self.step_] >= USUAL_SILENCE
+        return Prediction(
+            expected, noise, bias, every, counts=self.count_like_, usual_silence=usual
+        )
 
     def expected(self, series: Series) -> NDArray[np.float64]:
         """The model's expected value per bucket of ``series`` (for charts and reports)."""
@@ -332,6 +346,7 @@ class Spectral:
             "noise_poisson": self.noise_model_.poisson,
             "tail_factor": self.tail_factor_,
             "misfit": [float(m) for m in self.misfit_],
+            "silence_share": [float(x) for x in self.silence_share_],
         }
 
     @classmethod
@@ -356,6 +371,7 @@ class Spectral:
             model.phases_ = np.array(state["phases"], dtype=np.float64)
             model.tail_factor_ = float(state["tail_factor"])
             model.misfit_ = np.array(state["misfit"], dtype=np.float64)
+            model.silence_share_ = np.array(state["silence_share"], dtype=np.float64)
             model.noise_model_ = _Noise(
                 float(state["noise_factor"]), poisson=bool(state["noise_poisson"])
             )
