@@ -93,6 +93,8 @@ class DuckDBStore:
         self._run("SET TimeZone = 'UTC'")
         self._run("SET checkpoint_threshold = '256MB'")
         self._run("SET preserve_insertion_order = false")
+        # DuckDB draws a progress bar on the terminal for long queries: not in loglens' output.
+        self._run("SET enable_progress_bar = false")
         if not read_only:
             self._create_schema()
         install_sql_functions(self.con)
