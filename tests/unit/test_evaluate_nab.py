@@ -36,6 +36,8 @@ from loglens.evaluate import (
     window_layout,
     windowed_gaussian_scores,
 )
+from loglens.evaluate.detector_adapter import drop_repeats
+from loglens.evaluate.nab_detectors import nab_detector
 from loglens.series import Series
 
 T0 = np.datetime64("2024-01-01T00:00:00", "us")
@@ -540,3 +542,83 @@ def test_alerts_mode_scores_only_the_start_of_each_anomaly() -> None:
     assert 200 in alerted and not set(range(201, 260)) & set(alerted)
     # a shift of about fifty robust standard deviations squashes to about 50/55
     assert 0.85 < scores[200] < 1.0
+
+
+# --- repeat alerts and the named detectors --------------------------------------------------------
+
+
+def test_a_weaker_alert_soon_after_a_stronger_one_is_a_repeat() -> None:
+    buckets = stamps(100)  # one-minute buckets
+    alerts = np.zeros(100)
+    alerts[[10, 15, 18, 40, 70]] = [5.0, 3.0, 7.0, 2.0, 1.0]
+    kept = drop_repeats(buckets, alerts, timedelta(minutes=10))
+    # 15 follows the stronger 10; 18 is stronger than all before it; 40 and 70 are far enough
+    assert list(np.flatnonzero(kept)) == [10, 18, 40, 70]
+    assert kept[18] == 7.0 and kept[40] == 2.0
+
+
+def test_dropping_repeats_is_consistent_with_every_threshold() -> None:
+    # At any threshold, every alert that was dropped but would fire follows, within the quiet
+    # time, an alert that fires too: the rule never hides an incident the threshold would show.
+    rng = np.random.default_rng(12)
+    buckets = stamps(2000)
+    alerts = np.where(rng.random(2000) < 0.05, rng.exponential(3.0, 2000), 0.0)
+    quiet = timedelta(minutes=30)
+    kept = drop_repeats(buckets, alerts, quiet)
+    assert set(np.flatnonzero(kept)) <= set(np.flatnonzero(alerts))
+    dropped = np.flatnonzero((alerts > 0) & (kept == 0))
+    assert dropped.size > 0
+    for i in dropped:
+        earlier = alerts[max(0, i - 30) : i]
+        assert earlier.size and earlier.max() >= alerts[i]
+
+
+def test_the_scorer_drops_repeats_only_in_alerts_mode() -> None:
+    values = np.random.default_rng(6).normal(0.0, 1.0, 400)
+    values[[200, 205, 320]] = [60.0, 40.0, 30.0]
+    noisy = DetectorScorer(SpikeAlerts, alerts=True)(stamps(400), values)
+    quiet = DetectorScorer(SpikeAlerts, alerts=True, quiet=timedelta(minutes=30))(
+        stamps(400), values
+    )
+    assert noisy[205] > 0 and quiet[205] == 0.0
+    assert quiet[200] == noisy[200] and quiet[320] == noisy[320] > 0
+
+
+@pytest.mark.parametrize("name", ["rolling", "ensemble"])
+def test_named_loglens_detectors_find_planted_changes(tmp_path: Path, name: str) -> None:
+    # Ten days of five-minute gauges: a spike in one file, a lasting step in another, and
+    # a file without anomalies; the detectors must beat the null detector clearly.
+    rng = np.random.default_rng(21)
+    n = 288 * 10
+    files, windows = {}, {}
+    spiky = rng.normal(40.0, 2.0, n)
+    spiky[2000] += 40.0
+    files["gauge/spike.csv"], windows["gauge/spike.csv"] = spiky, [(1950, 2100)]
+    step = rng.normal(40.0, 2.0, n)
+    step[1500:] += 15.0
+    files["gauge/step.csv"], windows["gauge/step.csv"] = step, [(1450, 1600)]
+    files["gauge/calm.csv"] = rng.normal(40.0, 2.0, n)
+    root = tmp_path / "corpus"
+    ts = T0 + np.arange(n) * np.timedelta64(300, "s")
+    labels = {}
+    for file_name, values in files.items():
+        path = root / "data" / file_name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = [f"{str(t).replace('T', ' ')},{float(v)!r}" for t, v in zip(ts, values, strict=True)]
+        path.write_text("timestamp,value\n" + "\n".join(rows) + "\n", encoding="utf-8")
+        labels[file_name] = [
+            [str(ts[lo]).replace("T", " "), str(ts[hi]).replace("T", " ")]
+            for lo, hi in windows.get(file_name, [])
+        ]
+    (root / "labels").mkdir(parents=True)
+    (root / "labels" / "combined_windows.json").write_text(json.dumps(labels), encoding="utf-8")
+    report = run_nab(root, nab_detector(name), "standard", name=name)
+    result = report.profiles["standard"]
+    assert result.detected == 2
+    assert result.false_positives <= 2
+    assert result.score is not None and result.score > 70
+
+
+def test_unknown_named_detector_is_a_clear_error() -> None:
+    with pytest.raises(EvaluationError, match="unknown detector"):
+        nab_detector("nope")

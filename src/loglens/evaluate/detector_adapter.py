@@ -98,6 +98,27 @@ def as_series(
     return series, index
 
 
+def drop_repeats(
+    buckets: NDArray[np.datetime64], alerts: NDArray[np.float64], quiet: timedelta
+) -> NDArray[np.float64]:
+    """Zero the alerts that come within ``quiet`` after an earlier alert at least as strong.
+
+    A lasting change is one incident, not one per refit or per wobble while the detector adapts.
+    Comparing with earlier alerts of at least the same score keeps the rule consistent with any
+    threshold: a repeat that would fire at some threshold follows an alert that fires there too.
+    """
+    kept = np.array(alerts, dtype=np.float64)
+    at = np.flatnonzero(np.nan_to_num(kept) > 0)
+    times = np.asarray(buckets, dtype="datetime64[us]").astype(np.int64)[at]
+    scores = kept[at]
+    span = int(quiet.total_seconds() * 1e6)
+    for k in range(len(at)):
+        lo = int(np.searchsorted(times, times[k] - span, side="left"))
+        if lo < k and float(scores[lo:k].max()) >= scores[k]:
+            kept[at[k]] = 0.0
+    return kept
+
+
 def _head(series: Series, stop: int) -> Series:
     """The first ``stop`` buckets of a series."""
     return Series(
@@ -131,6 +152,8 @@ class DetectorScorer:
         min_history: fewest points to fit on, for short files.
         refit_every: walk-forward refit period (None: fit once).
         alerts: score the starts of ``detect``'s anomalies rather than every bucket.
+        quiet: in alerts mode, an alert within this time after an earlier alert at least as
+            strong is a repeat of it and scores 0 (None: keep every alert).
     """
 
     def __init__(
@@ -142,6 +165,7 @@ class DetectorScorer:
         min_history: int = 2,
         refit_every: timedelta | None = None,
         alerts: bool = False,
+        quiet: timedelta | None = None,
     ) -> None:
         self.factory = factory
         self.tau = tau
@@ -149,6 +173,7 @@ class DetectorScorer:
         self.min_history = min_history
         self.refit_every = refit_every
         self.alerts = alerts
+        self.quiet = quiet
 
     def __call__(
         self, timestamps: NDArray[np.datetime64], values: NDArray[np.float64]
@@ -180,6 +205,8 @@ class DetectorScorer:
             scored = self._scores(detector, _head(series, score_stop))
             begin = 0 if k == 0 else fit_stop
             z[begin:score_stop] = scored[begin:score_stop]
+        if self.alerts and self.quiet is not None:
+            z = drop_repeats(series.buckets, z, self.quiet)
         return np.where(np.isnan(z[index]), np.nan, squash(z, self.tau)[index])
 
     def _scores(self, detector: Detector, series: Series) -> NDArray[np.float64]:
