@@ -22,12 +22,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from loglens.detect.attribution import AttributionSettings, attribute, group_query
 from loglens.detect.base import Anomaly, DetectError, NotEnoughHistoryError
 from loglens.detect.baseline import NewCategories, SeasonalBaseline
 from loglens.detect.ensemble import merge_anomalies
 from loglens.detect.explain import anomaly_id, describe
-from loglens.detect.residuals import to_datetime, to_micros
+from loglens.detect.residuals import threshold_for, to_datetime, to_micros
 from loglens.detect.spectral import Spectral
 from loglens.detect.wavelet import NotEnoughDaysError, WaveletDayClusters
 from loglens.errors import ConfigError
@@ -46,6 +48,10 @@ class NamedSpec:
     spec: SeriesSpec
     unit: str = "events"
     day_shapes: bool = False  # also compare whole days (wavelets): for the main volume series
+    # Silence is a property of a data source: reported from one spec (events per dataset), not
+    # again from every spec whose groups belong to the silent source.
+    silence: bool = False
+    log_scale: bool = False  # heavy-tailed sums (bytes): judged by factors, not amounts
 
 
 def default_specs(interval: str | timedelta = "15m") -> list[NamedSpec]:
@@ -56,7 +62,7 @@ def default_specs(interval: str | timedelta = "15m") -> list[NamedSpec]:
         return SeriesSpec(group, step, metric or Metric(), query)
 
     return [
-        NamedSpec("events per dataset", spec(("event.dataset",)), day_shapes=True),
+        NamedSpec("events per dataset", spec(("event.dataset",)), day_shapes=True, silence=True),
         NamedSpec(
             "events per protocol",
             spec(("network.protocol",), query="_exists_:network.protocol"),
@@ -77,6 +83,7 @@ def default_specs(interval: str | timedelta = "15m") -> list[NamedSpec]:
                 "_exists_:network.bytes",
             ),
             unit="bytes",
+            log_scale=True,
         ),
         NamedSpec(
             "destination ports contacted",
@@ -112,6 +119,9 @@ class DetectSettings:
         attribute_top: how many of the ranked anomalies get attribution and samples.
         write_back: store the anomalies and tag their events.
         limit: keep at most this many anomalies (ranked); None keeps all.
+        false_alarms: the number of chance findings a run may make on pure noise; the z
+            threshold grows with the number of buckets judged (``threshold_for``).
+        threshold: a fixed z threshold instead (None: from ``false_alarms``).
     """
 
     methods: tuple[str, ...] = METHODS
@@ -122,6 +132,8 @@ class DetectSettings:
     attribute_top: int = 25
     write_back: bool = True
     limit: int | None = None
+    false_alarms: float = 0.01
+    threshold: float | None = None
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
 
     def __post_init__(self) -> None:
@@ -133,6 +145,10 @@ class DetectSettings:
             )
         if self.since and self.until and self.until <= self.since:
             raise ConfigError("until must be after since", location="until")
+        if not 0 < self.false_alarms < 1:
+            raise ConfigError("false_alarms must be between 0 and 1", location="false_alarms")
+        if self.threshold is not None and not self.threshold > 0:
+            raise ConfigError("threshold must be positive", location="threshold")
 
 
 @dataclass
@@ -141,6 +157,7 @@ class DetectionReport:
 
     anomalies: list[Anomaly]
     series_analysed: int = 0
+    threshold: float = 0.0  # the z threshold the run used
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (series, reason)
     tagged_events: int = 0
     first: datetime | None = None
@@ -160,15 +177,19 @@ def run_detection(
     """Run the detectors on ``specs`` (default: ``default_specs()``) and rank what they find."""
     chosen = settings or DetectSettings()
     report = DetectionReport(anomalies=[])
-    found: list[tuple[Anomaly, NamedSpec]] = []
+    frames: list[tuple[NamedSpec, SeriesFrame]] = []
     for named in specs or default_specs():
         if progress is not None:
             progress(named.name)
         frame = store.series(_framed(named.spec, chosen))
-        if not frame.series:
-            continue
-        _note_range(report, frame)
-        found.extend((a, named) for a in _detect_frame(frame, named, chosen, report))
+        if frame.series:
+            _note_range(report, frame)
+            frames.append((named, frame))
+    thresholds = _thresholds(frames, chosen)
+    report.threshold = thresholds.series
+    found: list[tuple[Anomaly, NamedSpec]] = []
+    for named, frame in frames:
+        found.extend((a, named) for a in _detect_frame(frame, named, chosen, report, thresholds))
     merged = merge_anomalies([a for a, _ in found])
     by_name = {named.name: named for _, named in found}
     for anomaly in merged:
@@ -206,6 +227,43 @@ def run_detection(
     return report
 
 
+@dataclass(frozen=True)
+class _Thresholds:
+    series: float  # z for a bucket or window of a series
+    new_category: float  # z for a whole new key (one test per series, not per bucket)
+
+
+_MIN_THRESHOLD = 4.0
+
+
+def _thresholds(
+    frames: Sequence[tuple[NamedSpec, SeriesFrame]], settings: DetectSettings
+) -> _Thresholds:
+    """Thresholds that keep the run's chance findings near ``settings.false_alarms``.
+
+    Every scored bucket of every series is a test: a month of 15-minute buckets over sixty
+    series is 160,000 tests, where z = 4 turns up a few times by chance. New categories are
+    judged once per key, so they face only the number of series.
+    """
+    if settings.threshold is not None:
+        return _Thresholds(settings.threshold, settings.threshold)
+    tests = 0
+    keys = 0
+    for _, frame in frames:
+        scored = len(frame.buckets)
+        if settings.since is not None and scored:
+            micros = to_micros(frame.buckets)
+            scored = int(
+                (micros >= to_micros(np.asarray([settings.since], "datetime64[us]"))[0]).sum()
+            )
+        tests += scored * len(frame.series)
+        keys += len(frame.series)
+    return _Thresholds(
+        max(_MIN_THRESHOLD, threshold_for(tests, settings.false_alarms)),
+        max(_MIN_THRESHOLD, threshold_for(keys, settings.false_alarms)),
+    )
+
+
 def _framed(spec: SeriesSpec, settings: DetectSettings) -> SeriesSpec:
     start = None
     if settings.since is not None:
@@ -224,7 +282,11 @@ def _note_range(report: DetectionReport, frame: SeriesFrame) -> None:
 
 
 def _detect_frame(
-    frame: SeriesFrame, named: NamedSpec, settings: DetectSettings, report: DetectionReport
+    frame: SeriesFrame,
+    named: NamedSpec,
+    settings: DetectSettings,
+    report: DetectionReport,
+    thresholds: _Thresholds,
 ) -> list[Anomaly]:
     anomalies: list[Anomaly] = []
     since = settings.since
@@ -237,9 +299,11 @@ def _detect_frame(
         for method in settings.methods:
             if method == "new_category" or (method == "wavelet" and not named.day_shapes):
                 continue
-            detector = _detector(method, named, settings, history)
+            detector = _detector(method, named, settings, history, thresholds.series)
             try:
                 found = detector.fit(history).detect(current)
+                if not named.silence:
+                    found = [a for a in found if a.kind != "silence"]
             except (NotEnoughHistoryError, NotEnoughDaysError) as exc:
                 report.skipped.append((f"{named.name}: {series.name} ({method})", str(exc)))
                 continue
@@ -248,21 +312,34 @@ def _detect_frame(
                 continue
             anomalies.extend(_labelled(found, named))
     if "new_category" in settings.methods and len(frame.spec.group_by) >= 1:
-        anomalies.extend(_labelled(_new_categories(frame, named, settings), named))
+        new = _new_categories(frame, named, settings, thresholds.new_category)
+        anomalies.extend(_labelled(new, named))
     return anomalies
 
 
 def _detector(
-    method: str, named: NamedSpec, settings: DetectSettings, history: Series
+    method: str, named: NamedSpec, settings: DetectSettings, history: Series, threshold: float
 ) -> SeasonalBaseline | Spectral | WaveletDayClusters:
     days = _days_of(history)
     window = float(settings.history_days)
     # Short histories (a few days of old logs) still get a time-of-day profile.
     min_days = max(2, min(7, days - 1)) if settings.since is None else 7
     if method == "baseline":
-        return SeasonalBaseline(window_days=window, min_days=min_days, unit=named.unit)
+        return SeasonalBaseline(
+            window_days=window,
+            min_days=min_days,
+            unit=named.unit,
+            threshold=threshold,
+            log_scale=named.log_scale,
+        )
     if method == "spectral":
-        return Spectral(window_days=window, min_days=min_days, unit=named.unit)
+        return Spectral(
+            window_days=window,
+            min_days=min_days,
+            unit=named.unit,
+            threshold=threshold,
+            log_scale=named.log_scale,
+        )
     return WaveletDayClusters()
 
 
@@ -274,7 +351,7 @@ def _days_of(series: Series) -> int:
 
 
 def _new_categories(
-    frame: SeriesFrame, named: NamedSpec, settings: DetectSettings
+    frame: SeriesFrame, named: NamedSpec, settings: DetectSettings, threshold: float
 ) -> list[Anomaly]:
     if not len(frame.buckets):
         return []
@@ -288,7 +365,9 @@ def _new_categories(
             return []
         history = [s.between(None, cut) for s in frame.series]
         current = [s.between(cut, None) for s in frame.series]
-    detector = NewCategories(window_days=float(settings.history_days), unit=named.unit)
+    detector = NewCategories(
+        window_days=float(settings.history_days), unit=named.unit, min_score=threshold
+    )
     return detector.fit(history).detect(current)
 
 

@@ -35,12 +35,15 @@ from loglens.detect.explain import anomaly_id, describe
 from loglens.detect.residuals import (
     US_PER_DAY,
     USUAL_SILENCE,
+    LogScale,
     Prediction,
     WindowRules,
     check_grid,
     find_windows,
+    in_linear_units,
     infer_step,
     is_count_like,
+    poisson_log_tail,
     silence_share,
     silence_windows,
     tail_factor,
@@ -49,11 +52,13 @@ from loglens.detect.residuals import (
     usable,
     validate_common,
     window_anomaly,
+    z_for_tail,
 )
 from loglens.series import Series, SeriesFrame
 
 _MEDIAN_SE = 1.2533  # standard error of a median, in units of sigma / sqrt(n)
 _MONDAY_OFFSET = 3  # 1970-01-01 was a Thursday: (days since epoch + 3) % 7 is 0 on Mondays
+_LOG_NOISE_FLOOR = 0.35  # on the log scale: a bucket 1.4× (or 0.7×) its usual is one sigma
 
 
 @dataclass
@@ -64,9 +69,14 @@ class _Profile:
     noise: NDArray[np.float64]
     bias: NDArray[np.float64]
     cycles: NDArray[np.int64]  # training cycles with a value, per phase (before pooling)
+    # Predictive variance per phase before the noise floors: floors keep z sane but would hide
+    # which profile fits better (two profiles under the same floor look alike).
+    fit_variance: NDArray[np.float64] | None = None
 
     def variance(self, phases: NDArray[np.int64]) -> float:
         """Mean predictive variance over the given phases (how well the profile predicts)."""
+        if self.fit_variance is not None:
+            return float(np.nanmean(self.fit_variance[phases]))
         return float(np.nanmean(self.noise[phases] ** 2 + self.bias[phases] ** 2))
 
 
@@ -98,6 +108,7 @@ def _profile(
     period: int,
     smooth: int,
     count_like: bool,
+    floor: float = 0.0,
 ) -> _Profile:
     cycles, row = np.unique(cycle, return_inverse=True)
     matrix = np.full((len(cycles), period), np.nan)
@@ -110,16 +121,17 @@ def _profile(
     count = np.isfinite(_pooled(matrix, smooth)).sum(axis=0)
     if count_like:
         noise = np.fmax(noise, np.sqrt(np.maximum(np.nan_to_num(expected), 1.0)))
-    else:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fit_variance = noise**2 * (1 + _MEDIAN_SE**2 / count)
+    if not count_like:
         level = float(np.nanmedian(np.abs(values))) if len(values) else 0.0
         typical = float(np.nanmedian(noise)) if np.isfinite(noise).any() else 0.0
-        floor = max(0.25 * typical, 0.01 * level, 1e-9)
-        noise = np.fmax(noise, floor)
+        noise = np.fmax(noise, max(0.25 * typical, 0.01 * level, floor, 1e-9))
     with np.errstate(divide="ignore", invalid="ignore"):
         bias = _MEDIAN_SE * noise / np.sqrt(count)
     # In-sample residuals sit a little closer to their own median than new values will.
     noise = noise * np.sqrt(np.where(count > 1, count / np.maximum(count - 1, 1), 1.0))
-    return _Profile(expected, noise, bias, np.isfinite(matrix).sum(axis=0))
+    return _Profile(expected, noise, bias, np.isfinite(matrix).sum(axis=0), fit_variance)
 
 
 def _fill_from(profile: _Profile, fallback: _Profile, period: int, daily_period: int) -> None:
@@ -153,6 +165,8 @@ class SeasonalBaseline:
         max_gap: quiet buckets allowed inside one window before it is split in two.
         level_shift_hours: a window at least this long is reported as a level shift.
         unit: the metric's word in explanations ("events", "bytes", ...).
+        log_scale: judge the series on a log scale (``LogScale``): for heavy-tailed sums such
+            as bytes, where a change is a factor and single large transfers are normal.
     """
 
     name = "baseline"
@@ -170,6 +184,7 @@ class SeasonalBaseline:
         max_gap: int = 2,
         level_shift_hours: float = 6.0,
         unit: str = "events",
+        log_scale: bool = False,
     ) -> None:
         self.window_days = window_days
         self.min_days = min_days
@@ -182,6 +197,7 @@ class SeasonalBaseline:
         self.max_gap = max_gap
         self.level_shift_hours = level_shift_hours
         self.unit = unit
+        self.log_scale = log_scale
 
     def _validate(self) -> None:
         validate_common(self.threshold, self.sustain, self.min_count)
@@ -211,6 +227,9 @@ class SeasonalBaseline:
                 location=history.name,
             )
         values = history.values[train]
+        self.scale_ = LogScale.learn(values) if self.log_scale else None
+        if self.scale_ is not None:
+            values = self.scale_.forward(values)
         self.count_like_ = is_count_like(values)
         self.step_ = step
         self.buckets_per_day_ = US_PER_DAY // step
@@ -221,7 +240,9 @@ class SeasonalBaseline:
         day_number = micros[train] // US_PER_DAY
         tod = (micros[train] % US_PER_DAY) // step
         bpd = self.buckets_per_day_
-        daily = _profile(tod, day_number, values, bpd, self.smooth, self.count_like_)
+        # On the log scale a bucket moving by a third of its typical size is ordinary.
+        floor = _LOG_NOISE_FLOOR if self.scale_ is not None else 0.0
+        daily = _profile(tod, day_number, values, bpd, self.smooth, self.count_like_, floor)
         self.weekly_ = False
         chosen = daily
         if self.weekly is not False:
@@ -229,7 +250,7 @@ class SeasonalBaseline:
             week_phase = weekday * bpd + tod
             week_number = (day_number + _MONDAY_OFFSET) // 7
             weekly = _profile(
-                week_phase, week_number, values, 7 * bpd, self.smooth, self.count_like_
+                week_phase, week_number, values, 7 * bpd, self.smooth, self.count_like_, floor
             )
             _fill_from(weekly, daily, 7 * bpd, bpd)
             seen = int(np.median(weekly.cycles))
@@ -261,8 +282,14 @@ class SeasonalBaseline:
         weekday = (micros // US_PER_DAY + _MONDAY_OFFSET) % 7
         return np.asarray(weekday * self.buckets_per_day_ + tod, dtype=np.int64)
 
+    def _scaled(self, series: Series) -> Series:
+        return series if self.scale_ is None else self.scale_.series(series)
+
     def predict(self, series: Series) -> Prediction:
-        """Expected value, noise and bias for every bucket of ``series``."""
+        """Expected value, noise and bias for every bucket of ``series``.
+
+        With ``log_scale`` all three are on the log scale (see ``LogScale``).
+        """
         self._check_fitted()
         micros = to_micros(series.buckets)
         check_grid(micros, self.step_)
@@ -290,11 +317,12 @@ class SeasonalBaseline:
         NaN at a time of day the training window never had a value for (a source that is
         silent every night has no expected value at night).
         """
-        return self.predict(series).expected
+        expected = self.predict(series).expected
+        return expected if self.scale_ is None else self.scale_.inverse(expected)
 
     def zscores(self, series: Series) -> NDArray[np.float64]:
         """Signed robust z per bucket (negative below expected); NaN where there is no value."""
-        return self.predict(series).z(series.values)
+        return self.predict(series).z(self._scaled(series).values)
 
     def score(self, series: Series) -> NDArray[np.float64]:
         """|robust z| per bucket; higher is more anomalous, NaN where nothing can be said.
@@ -303,7 +331,7 @@ class SeasonalBaseline:
         where traffic was expected scores high; for other metrics silent buckets are NaN.
         """
         prediction = self.predict(series)
-        values = series.values
+        values = self._scaled(series).values
         if self.count_like_:
             silent = series.silent & series.active
             values = np.where(silent, 0.0, values)
@@ -321,10 +349,15 @@ class SeasonalBaseline:
             level_shift_buckets=max(1, round(self.level_shift_hours * 3600e6 / self.step_)),
             count_like=self.count_like_,
         )
-        windows = find_windows(series.values, prediction, rules)
-        windows += silence_windows(series, prediction, rules)
+        scaled = self._scaled(series)
+        windows = find_windows(scaled.values, prediction, rules)
+        windows += silence_windows(scaled, prediction, rules)
+        if self.scale_ is not None:
+            windows, prediction = in_linear_units(windows, series.values, prediction, self.scale_)
         profile = "day-of-week × time-of-day" if self.weekly_ else "time-of-day"
         reason = f"{profile} median of {self.training_days_} days"
+        if self.scale_ is not None:
+            reason += ", log scale"
         extra = {"profile": "weekly" if self.weekly_ else "daily"}
         anomalies = [
             window_anomaly(
@@ -358,8 +391,10 @@ class SeasonalBaseline:
                 "max_gap": self.max_gap,
                 "level_shift_hours": self.level_shift_hours,
                 "unit": self.unit,
+                "log_scale": self.log_scale,
             },
             "step_us": self.step_,
+            "log_offset": None if self.scale_ is None else self.scale_.offset,
             "weekly": self.weekly_,
             "count_like": self.count_like_,
             "training_days": self.training_days_,
@@ -382,6 +417,8 @@ class SeasonalBaseline:
         try:
             baseline = cls(**state["params"])
             baseline.step_ = int(state["step_us"])
+            offset = state.get("log_offset")
+            baseline.scale_ = None if offset is None else LogScale(float(offset))
             baseline.buckets_per_day_ = US_PER_DAY // baseline.step_
             baseline.weekly_ = bool(state["weekly"])
             baseline.count_like_ = bool(state["count_like"])
@@ -436,13 +473,20 @@ def new_categories(
     training_days: float | None = None,
     min_count: float = 1.0,
     unit: str = "events",
+    training_buckets: int = 0,
+    min_score: float = 0.0,
 ) -> list[Anomaly]:
     """Anomalies for the groups of ``current`` whose key is not in ``history_keys``.
 
     Each new key with at least ``min_count`` in total gives one "new_category" anomaly whose
     window runs from the first to the last bucket with a value, with the total as ``observed``
-    and 0 as ``expected``. Its score is the window's z against an expectation of zero with the
-    Poisson floor of one per bucket: ``total / sqrt(buckets in the window)``.
+    and 0 as ``expected``. Its score says how surprising that volume is for a key that stayed
+    absent for ``T`` buckets (the training buckets plus the scored buckets before it first
+    appeared): at the highest rate such a long absence leaves plausible, about one event per
+    ``T`` buckets, the window of ``w`` buckets should hold ``w / T`` events; the score is the z
+    of the Poisson chance of at least the observed count (for metrics other than counts, of
+    the number of buckets with a value). Two stray events of a new kind score low; a new
+    protocol carrying hundreds of connections scores as critical as any spike.
 
     Args:
         history_keys: the group keys seen in training.
@@ -451,6 +495,8 @@ def new_categories(
         training_days: length of the training window, for the wording.
         min_count: smallest total for a new key to be reported.
         unit: the metric's word in explanations.
+        training_buckets: buckets of the training window (the key was absent from all).
+        min_score: new keys scoring below this are not reported.
     """
     known = {tuple(key) for key in history_keys}
     series_list, frame_fields = _series_of(current)
@@ -470,7 +516,11 @@ def new_categories(
         width = step if step is not None else 1
         start, end = to_datetime(micros[first]), to_datetime(micros[last] + width)
         span = (last - first + 1) if step is None else (micros[last] - micros[first]) // step + 1
-        score = total / float(np.sqrt(span))
+        absent = max(int(training_buckets) + first, 1)
+        volume = total if is_count_like(values) else float(len(seen))
+        score = z_for_tail(poisson_log_tail(volume, span / absent))
+        if score < min_score:
+            continue
         details: dict[str, Any] = {
             "unit": unit,
             "fields": list(names),
@@ -511,14 +561,22 @@ class NewCategories:
         window_days: trailing days of history that count as "seen".
         min_count: smallest total for a new key to be reported.
         unit: the metric's word in explanations.
+        min_score: new keys scoring below this are not reported (see ``new_categories``).
     """
 
     name = "new_category"
 
-    def __init__(self, window_days: float = 30, min_count: float = 1.0, unit: str = "events"):
+    def __init__(
+        self,
+        window_days: float = 30,
+        min_count: float = 1.0,
+        unit: str = "events",
+        min_score: float = 0.0,
+    ):
         self.window_days = window_days
         self.min_count = min_count
         self.unit = unit
+        self.min_score = min_score
 
     def fit(self, history: SeriesFrame | Sequence[Series]) -> NewCategories:
         """Remember the keys with a value in the last ``window_days`` of ``history``."""
@@ -526,8 +584,12 @@ class NewCategories:
         step = _step_of(history, series_list) or 0
         ends = [int(to_micros(s.buckets)[-1]) + step for s in series_list if len(s.buckets)]
         known: set[tuple[str | None, ...]] = set()
+        self.training_buckets_ = 0
         if ends:
             window_start = max(ends) - round(self.window_days * US_PER_DAY)
+            starts = [int(to_micros(s.buckets)[0]) for s in series_list if len(s.buckets)]
+            if step:
+                self.training_buckets_ = (max(ends) - max(min(starts), window_start)) // step
             for series in series_list:
                 inside = usable(series) & (to_micros(series.buckets) >= window_start)
                 if np.any(series.values[inside] > 0):
@@ -548,4 +610,6 @@ class NewCategories:
             training_days=self.window_days,
             min_count=self.min_count,
             unit=self.unit,
+            training_buckets=self.training_buckets_,
+            min_score=self.min_score,
         )

@@ -25,7 +25,8 @@ the z runs and become their own "silence" windows where the model expected traff
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -136,6 +137,115 @@ def tail_factor(z: NDArray[np.float64]) -> float:
     if len(finite) < 100:
         return 1.0
     return max(1.0, float(np.quantile(finite, 0.99)) / _NORMAL_Q99)
+
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def log_normal_tail(z: float) -> float:
+    """``log P(Z > z)`` of a standard normal, accurate far into the tail."""
+    if z < 30:
+        return math.log(0.5 * math.erfc(z / math.sqrt(2)))
+    return -0.5 * z * z - math.log(z) - _LOG_SQRT_2PI + math.log1p(-1 / (z * z))
+
+
+def z_for_tail(log_p: float) -> float:
+    """The z whose upper normal tail probability is ``exp(log_p)`` (0 for p ≥ ½).
+
+    Every detector speaks in z; a probability from another model (Poisson silence, a new
+    category) is put on the same scale this way.
+    """
+    if not log_p < math.log(0.5):
+        return 0.0
+    if log_p == -math.inf:
+        return math.inf
+    t = -log_p
+    z = math.sqrt(max(2 * t - math.log(4 * math.pi * t), 1e-6))  # asymptotic start
+    for _ in range(6):
+        tail = log_normal_tail(z)
+        density = -0.5 * z * z - _LOG_SQRT_2PI
+        # d/dz log Q(z) = -φ(z) / Q(z)
+        step = (tail - log_p) / -math.exp(density - tail)
+        z -= step
+        if abs(step) < 1e-9:
+            break
+    return max(z, 0.0)
+
+
+def threshold_for(tests: int, alpha: float = 0.01) -> float:
+    """The one-sided z at which ``tests`` independent normal buckets give ``alpha`` false alarms.
+
+    A z of 4 happens by chance once in 30,000 buckets; a run over dozens of series and
+    thousands of buckets makes that many tests, so the threshold grows with them (Bonferroni).
+    """
+    return z_for_tail(math.log(alpha / max(int(tests), 1)))
+
+
+def poisson_log_tail(count: float, mean: float) -> float:
+    """``log P(X ≥ count)`` for ``X ~ Poisson(mean)`` (log-space, no underflow)."""
+    if count <= 0:
+        return 0.0
+    if mean <= 0:
+        return -math.inf
+    k = math.ceil(count)
+    if mean > k:
+        return 0.0  # at or below the mean: nothing unusual
+    log_term = k * math.log(mean) - mean - math.lgamma(k + 1)
+    total, term = log_term, log_term
+    for j in range(k + 1, k + 200):
+        term += math.log(mean / j)
+        total = float(np.logaddexp(total, term))
+        if term < total - 40:
+            break
+    return min(total, 0.0)
+
+
+@dataclass(frozen=True)
+class LogScale:
+    """Heavy-tailed sums (bytes) judged on a log scale: ``y = log1p(x / offset)``.
+
+    A sum over a few events of heavy-tailed sizes is off by a factor, not by an amount: one
+    large file copied at night is hundreds of times the night's median, and a linear noise
+    model calls that critical every night. On the log scale a factor is a distance. The offset
+    is the series' typical non-zero bucket, so that an empty bucket and one with a typical
+    transfer are about ``log 2`` apart rather than infinitely far.
+    """
+
+    offset: float
+
+    @classmethod
+    def learn(cls, values: NDArray[np.float64]) -> LogScale:
+        """The scale of a training series: its median positive value as the offset."""
+        positive = values[np.isfinite(values) & (values > 0)]
+        return cls(float(np.median(positive)) if len(positive) else 1.0)
+
+    def forward(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Linear values to the log scale (NaN stays NaN)."""
+        with np.errstate(invalid="ignore"):
+            return np.log1p(np.maximum(values, 0.0) / self.offset)
+
+    def inverse(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Log-scale values back to linear units."""
+        return self.offset * np.expm1(values)
+
+    def series(self, series: Series) -> Series:
+        """``series`` with its values on the log scale."""
+        return replace(series, values=self.forward(series.values))
+
+
+def in_linear_units(
+    windows: list[Window], values: NDArray[np.float64], prediction: Prediction, scale: LogScale
+) -> tuple[list[Window], Prediction]:
+    """Windows found on the log scale with their totals (and a prediction) in linear units."""
+    linear = replace(prediction, expected=scale.inverse(prediction.expected))
+    for window in windows:
+        part = slice(window.first, window.stop)
+        ok = np.isfinite(values[part]) & prediction.usable[part]
+        window.observed = float(values[part][ok].sum()) if window.kind != "silence" else 0.0
+        window.expected = float(
+            np.abs(linear.expected[part][np.isfinite(linear.expected[part])]).sum()
+        )
+    return windows, linear
 
 
 def validate_common(threshold: float, sustain: int, min_count: float) -> None:
@@ -353,12 +463,16 @@ def _summarise(
 
 
 def silence_windows(series: Series, prediction: Prediction, rules: WindowRules) -> list[Window]:
-    """Runs of silent buckets where the model expected traffic.
+    """Runs of silent buckets where the model expected traffic, scored by how unlikely they are.
 
-    For counts a run is reported when at least ``min_count`` events were expected (quiet nights
-    stay quiet); for other metrics when the expected value is not zero. Buckets at a time of day
-    when the source was silent on most training days (a source that only sends in office hours)
-    are not unusual and are left out.
+    For counts the score is the z of the chance of seeing nothing at all: ``P(0) = exp(-E)``
+    for Poisson traffic with ``E`` events expected over the run, and ``φ^(-E / (φ - 1))`` for
+    traffic ``φ`` times burstier than Poisson (a negative binomial with variance ``φ·E``): a
+    sparse source that sends a few alerts an hour is silent for an hour now and then. For other
+    metrics it is the expected total over its spread. Runs scoring below the threshold, and
+    for counts runs with fewer than ``min_count`` events expected, are not reported. Buckets at
+    a time of day when the source was silent on most training days (a source that only sends
+    in office hours) are not unusual and are left out.
     """
     silent = np.asarray(series.silent & series.active, dtype=bool)
     if prediction.usual_silence is not None:
@@ -373,19 +487,28 @@ def silence_windows(series: Series, prediction: Prediction, rules: WindowRules) 
         expected = float(np.abs(expected_values[finite]).sum())
         if (rules.count_like and expected < max(rules.min_count, 1.0)) or expected == 0:
             continue
-        spread = prediction.spread(
-            float((prediction.noise[part][finite] ** 2).sum()),
-            float((prediction.bias[part][finite] ** 2).sum()),
-            int(finite.sum()),
-        )
-        score = expected / spread if spread > 0 else float("inf")
+        noise2 = float((prediction.noise[part][finite] ** 2).sum())
+        bias2 = float((prediction.bias[part][finite] ** 2).sum())
+        if rules.count_like:
+            positive = float(np.maximum(expected_values[finite], 1.0).sum())
+            dispersion = max(1.0, (noise2 + bias2) / positive)
+            if dispersion > 1.0 + 1e-9:
+                log_p0 = -expected * math.log(dispersion) / (dispersion - 1.0)
+            else:
+                log_p0 = -expected
+            score = z_for_tail(log_p0)
+        else:
+            spread = prediction.spread(noise2, bias2, int(finite.sum()))
+            score = expected / spread if spread > 0 else float("inf")
+        if score < rules.threshold:
+            continue
         peak = first + int(np.argmax(np.where(finite, np.abs(expected_values), -np.inf)))
         windows.append(
             Window(
                 first,
                 stop,
                 "silence",
-                max(score, rules.threshold),
+                score,
                 0.0,
                 expected,
                 peak,

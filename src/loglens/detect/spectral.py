@@ -32,10 +32,12 @@ from loglens.detect.base import Anomaly, DetectError, NotEnoughHistoryError
 from loglens.detect.residuals import (
     US_PER_DAY,
     USUAL_SILENCE,
+    LogScale,
     Prediction,
     WindowRules,
     check_grid,
     find_windows,
+    in_linear_units,
     infer_step,
     is_count_like,
     mad_sigma,
@@ -53,6 +55,7 @@ from loglens.series import Series
 _ROBUST_PASSES = 2
 _FALSE_BIN_RATE = 0.01  # expected number of pure-noise bins kept per spectrum
 _CLIP_Z = 4.0  # training values further than this from the model are clipped in robust passes
+_LOG_NOISE_FLOOR = 0.35  # on the log scale: a bucket 1.4× (or 0.7×) its usual is one sigma
 _OUTLIER_Z = 6.0  # training values this far from their phase's median are replaced before FFT
 
 
@@ -79,6 +82,8 @@ class Spectral:
         max_gap: quiet buckets allowed inside one window before it is split in two.
         level_shift_hours: a window at least this long is reported as a level shift.
         unit: the metric's word in explanations ("events", "bytes", ...).
+        log_scale: model the series on a log scale (``LogScale``): for heavy-tailed sums such
+            as bytes, where a change is a factor and single large transfers are normal.
     """
 
     name = "spectral"
@@ -94,6 +99,7 @@ class Spectral:
         max_gap: int = 2,
         level_shift_hours: float = 6.0,
         unit: str = "events",
+        log_scale: bool = False,
     ) -> None:
         self.n_frequencies = n_frequencies
         self.threshold = threshold
@@ -104,6 +110,7 @@ class Spectral:
         self.max_gap = max_gap
         self.level_shift_hours = level_shift_hours
         self.unit = unit
+        self.log_scale = log_scale
 
     def _validate(self) -> None:
         validate_common(self.threshold, self.sustain, self.min_count)
@@ -127,6 +134,11 @@ class Spectral:
         if not ok.any():
             raise NotEnoughHistoryError("no usable values", location=history.name)
         end = int(micros[-1]) + step
+        self.scale_ = None
+        if self.log_scale:
+            recent = ok & (micros >= end - round(self.window_days * US_PER_DAY))
+            self.scale_ = LogScale.learn(history.values[recent])
+            history = self.scale_.series(history)
         first = max(int(micros[ok][0]), end - round(self.window_days * US_PER_DAY))
         days = (end - first) // US_PER_DAY
         if days < self.min_days:
@@ -221,7 +233,7 @@ class Spectral:
             return _Noise(max(1.0, mad_sigma(pearson)), poisson=True)
         sigma = mad_sigma(residuals)
         level = float(np.median(np.abs(model))) if len(model) else 0.0
-        floor = max(0.01 * level, 1e-9)
+        floor = max(0.01 * level, _LOG_NOISE_FLOOR if self.scale_ is not None else 0.0, 1e-9)
         return _Noise(max(sigma, floor) if np.isfinite(sigma) else floor, poisson=False)
 
     def _check_fitted(self) -> None:
@@ -236,8 +248,14 @@ class Spectral:
         hours = self.length_ * self.step_ / 3.6e9
         return [_describe_period(hours / int(self.bins_[i])) for i in order]
 
+    def _scaled(self, series: Series) -> Series:
+        return series if self.scale_ is None else self.scale_.series(series)
+
     def predict(self, series: Series) -> Prediction:
-        """Expected value, noise and bias for every bucket of ``series``."""
+        """Expected value, noise and bias for every bucket of ``series``.
+
+        With ``log_scale`` all three are on the log scale (see ``LogScale``).
+        """
         self._check_fitted()
         micros = to_micros(series.buckets)
         check_grid(micros, self.step_)
@@ -264,11 +282,12 @@ class Spectral:
 
     def expected(self, series: Series) -> NDArray[np.float64]:
         """The model's expected value per bucket of ``series`` (for charts and reports)."""
-        return self.predict(series).expected
+        expected = self.predict(series).expected
+        return expected if self.scale_ is None else self.scale_.inverse(expected)
 
     def zscores(self, series: Series) -> NDArray[np.float64]:
         """Signed robust z per bucket (negative below expected); NaN where there is no value."""
-        return self.predict(series).z(series.values)
+        return self.predict(series).z(self._scaled(series).values)
 
     def score(self, series: Series) -> NDArray[np.float64]:
         """|robust z| of the residual per bucket; NaN where nothing can be said.
@@ -276,7 +295,7 @@ class Spectral:
         As for the baseline, a silent bucket of a count series scores as if it held 0.
         """
         prediction = self.predict(series)
-        values = series.values
+        values = self._scaled(series).values
         if self.count_like_:
             silent = series.silent & series.active
             values = np.where(silent, 0.0, values)
@@ -294,8 +313,11 @@ class Spectral:
             level_shift_buckets=max(1, round(self.level_shift_hours * 3600e6 / self.step_)),
             count_like=self.count_like_,
         )
-        windows = find_windows(series.values, prediction, rules)
-        windows += silence_windows(series, prediction, rules)
+        scaled = self._scaled(series)
+        windows = find_windows(scaled.values, prediction, rules)
+        windows += silence_windows(scaled, prediction, rules)
+        if self.scale_ is not None:
+            windows, prediction = in_linear_units(windows, series.values, prediction, self.scale_)
         periods = self.periods_
         shown = ", ".join(dict.fromkeys(periods[:4]))
         reason = f"{len(periods)} dominant cycles of {self.training_days_} days ({shown}, ...)"
@@ -330,7 +352,9 @@ class Spectral:
                 "max_gap": self.max_gap,
                 "level_shift_hours": self.level_shift_hours,
                 "unit": self.unit,
+                "log_scale": self.log_scale,
             },
+            "log_offset": None if self.scale_ is None else self.scale_.offset,
             "step_us": self.step_,
             "start_us": self.start_,
             "length": self.length_,
@@ -359,6 +383,8 @@ class Spectral:
         try:
             model = cls(**state["params"])
             model.step_ = int(state["step_us"])
+            offset = state.get("log_offset")
+            model.scale_ = None if offset is None else LogScale(float(offset))
             model.start_ = int(state["start_us"])
             model.length_ = int(state["length"])
             model.count_like_ = bool(state["count_like"])
