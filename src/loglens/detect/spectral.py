@@ -170,6 +170,10 @@ class Spectral:
         filled = _fill_by_time_of_day(grid_values, per_day)
         cycle = 7 * per_day if days % 7 == 0 and days >= 14 else per_day
         working = _without_outliers(filled, cycle, self.count_like_)
+        # Only harmonics of the cycle continue by phase into the scored period; a bin between
+        # them (a 4.7-day "cycle") is day-to-day jitter or a past incident, and extending it
+        # puts a hole in some later night.
+        self.cycle_bin_ = length // cycle
         for _ in range(_ROBUST_PASSES):
             self._fit_frequencies(working)
             model = self._training_model()
@@ -195,9 +199,11 @@ class Spectral:
     def _fit_frequencies(self, values: NDArray[np.float64]) -> None:
         spectrum = np.fft.rfft(values)
         magnitude = np.abs(spectrum)
-        magnitude[0] = 0.0  # the mean is kept apart
-        keep = min(self.n_frequencies, len(magnitude) - 1)
-        bins = np.argsort(magnitude, kind="stable")[::-1][:keep]
+        candidates = magnitude.copy()
+        candidates[0] = 0.0  # the mean is kept apart
+        candidates[np.arange(len(candidates)) % self.cycle_bin_ != 0] = 0.0
+        keep = min(self.n_frequencies, int(np.count_nonzero(candidates)) or 1)
+        bins = np.argsort(candidates, kind="stable")[::-1][:keep]
         # Under white noise a bin's power is exponential; its median is ln 2 times its mean.
         # Keeping only bins far above that (a 1% false-bin rate over the whole spectrum) stops
         # noise from being modelled as cycles.
