@@ -5,11 +5,17 @@ Runs every detector of ``DETECTORS`` on the corpus (by default the shared NAB su
 whole corpus as NAB does, and writes per-profile, per-category and per-file scores:
 
     python benchmarks/bench_nab.py [--corpus PATH] [--out benchmarks/results/nab.json]
-                                   [--detectors windowed_gaussian,seasonal_baseline]
+                                   [--detectors windowed_gaussian,rolling,ensemble]
 
 Scores are normalised: 0 is the null detector (never fires), 100 the perfect one. NAB's own
 scoreboard (the full 58-file corpus, not this subset) lists the windowed Gaussian at 39.6
 standard, 20.9 reward-low-FP and 47.4 reward-low-FN.
+
+loglens' detectors run with one configuration for the whole corpus (see
+``loglens.evaluate.nab_detectors``): scored on their alerts (anomaly starts), repeats within two
+days of a stronger alert dropped, refitted daily on the past only where they learn daily shapes.
+On the shared subset (44 files, 83 windows) the standard scores were: windowed Gaussian 44.6,
+seasonal baseline 50.0, spectral 42.9, rolling 55.1, ensemble (rolling + baseline) 56.8.
 
 To add a detector, add an entry to ``DETECTORS``: a name and a function returning a detector
 factory (``() -> (timestamps, values) -> scores in [0, 1]``). loglens ``Detector`` classes go
