@@ -632,7 +632,8 @@ def eval_incidents(
     "detectors",
     multiple=True,
     metavar="NAME",
-    help="windowed_gaussian, seasonal_baseline, spectral or ensemble (repeatable; default all).",
+    help="windowed_gaussian, seasonal_baseline, spectral, rolling or ensemble (repeatable; "
+    "default all).",
 )
 @click.option(
     "--format",
