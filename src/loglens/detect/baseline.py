@@ -348,6 +348,7 @@ class SeasonalBaseline:
             min_count=self.min_count,
             level_shift_buckets=max(1, round(self.level_shift_hours * 3600e6 / self.step_)),
             count_like=self.count_like_,
+            heavy_tailed=self.scale_ is not None,
         )
         scaled = self._scaled(series)
         windows = find_windows(scaled.values, prediction, rules)

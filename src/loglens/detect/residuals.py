@@ -322,6 +322,10 @@ class WindowRules:
     min_count: float
     level_shift_buckets: int
     count_like: bool
+    # Heavy-tailed sums (bytes): one bucket can hold one huge transfer, normal for a file
+    # server, so a window's largest bucket counts only as much as its runner-up (and a single
+    # bucket never makes a window).
+    heavy_tailed: bool = False
 
 
 def _stretch_z(
@@ -363,6 +367,15 @@ def _runs(mask: NDArray[np.bool_], max_gap: int) -> list[tuple[int, int]]:
     return runs
 
 
+def _grown(hot: NDArray[np.bool_], leaning: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``hot`` extended over the unbroken runs of ``leaning`` buckets that touch it."""
+    grown = hot.copy()
+    for first, stop in _runs(leaning | hot, 0):
+        if hot[first:stop].any():
+            grown[first:stop] = True
+    return grown
+
+
 def _join_leaning(
     runs: list[tuple[int, int]], residual: NDArray[np.float64], sign: float, reach: int
 ) -> list[tuple[int, int]]:
@@ -400,6 +413,10 @@ def find_windows(
             # A bucket joins a stretch only if it leans the same way: this trims the edges the
             # centred sum smears over.
             hot |= valid & (sign * stretch >= rules.threshold) & (sign * z0 > 0)
+        if rules.heavy_tailed:
+            # Its score leans on the neighbours (the largest bucket alone counts for little),
+            # so a window takes in the buckets around it that are off the same way too.
+            hot = _grown(hot, valid & (sign * z0 >= EDGE_Z))
         runs = []
         for first, stop in _runs(hot, rules.max_gap):
             lean = sign * z0[first:stop] >= min(EDGE_Z, rules.threshold)
@@ -443,6 +460,8 @@ def _summarise(
     peak = first + int(np.argmax(signed))
     peak_z = float(abs(z[peak]))
     score = max(peak_z, window_z)
+    if rules.heavy_tailed:
+        score = _winsorised_z(values, prediction, part, ok, sign)
     if score < rules.threshold:
         return None
     if stop - first >= rules.level_shift_buckets:
@@ -460,6 +479,30 @@ def _summarise(
         peak_z,
         {"window_z": round(float(window_z), 3), "direction": "up" if sign > 0 else "down"},
     )
+
+
+def _winsorised_z(
+    values: NDArray[np.float64],
+    prediction: Prediction,
+    part: slice,
+    ok: NDArray[np.bool_],
+    sign: float,
+) -> float:
+    """The window's z with its largest bucket counted only as much as the runner-up.
+
+    A single bucket scores 0: in a heavy-tailed sum it can be one large transfer.
+    """
+    residual = sign * (values[part][ok] - prediction.expected[part][ok])
+    if len(residual) < 2:
+        return 0.0
+    top = int(np.argmax(residual))
+    residual[top] = np.partition(residual, -2)[-2]
+    spread = prediction.spread(
+        float((prediction.noise[part][ok] ** 2).sum()),
+        float((prediction.bias[part][ok] ** 2).sum()),
+        int(ok.sum()),
+    )
+    return max(float(residual.sum()), 0.0) / spread if spread > 0 else float("inf")
 
 
 def silence_windows(series: Series, prediction: Prediction, rules: WindowRules) -> list[Window]:
