@@ -39,6 +39,7 @@ from loglens.detect.residuals import (
     Prediction,
     WindowRules,
     check_grid,
+    day_jitter,
     find_windows,
     in_linear_units,
     infer_step,
@@ -266,6 +267,17 @@ class SeasonalBaseline:
             micros[active], history.silent[active], usable(history)[active], step
         )
         self.tail_factor_ = 1.0
+        self.day_jitter_ = 0.0
+        # Counts and linear sums vary by a factor from day to day; on the log scale that is a shift.
+        self.jitter_relative_ = self.scale_ is None
+        fitted = self._prediction(micros[train])
+        self.day_jitter_ = day_jitter(
+            micros[train],
+            values,
+            fitted.expected,
+            fitted.noise,
+            relative=self.jitter_relative_,
+        )
         self.tail_factor_ = tail_factor(self._prediction(micros[train]).z(values))
         self.noise_ = self.noise_ * self.tail_factor_
         self.bias_ = self.bias_ * self.tail_factor_
@@ -300,15 +312,21 @@ class SeasonalBaseline:
     def _prediction(self, micros: NDArray[np.int64]) -> Prediction:
         phase = self._phases(micros)
         tod = (micros % US_PER_DAY) // self.step_
+        expected = self.expected_[phase]
+        if self.jitter_relative_:
+            level = self.day_jitter_ * np.abs(np.nan_to_num(expected))
+        else:
+            level = np.full(len(micros), self.day_jitter_)
         # Neighbouring medians share pooled values, so their errors move together.
         return Prediction(
-            self.expected_[phase],
+            expected,
             self.noise_[phase],
             self.bias_[phase],
             np.ones(len(micros), dtype=bool),
             bias_span=2 * self.smooth + 1,
             counts=self.count_like_,
             usual_silence=self.silence_share_[tod] >= USUAL_SILENCE,
+            level=level,
         )
 
     def expected(self, series: Series) -> NDArray[np.float64]:
@@ -403,6 +421,8 @@ class SeasonalBaseline:
             "training_end": self.training_end_.isoformat(),
             "silence_share": _floats(self.silence_share_),
             "tail_factor": self.tail_factor_,
+            "day_jitter": self.day_jitter_,
+            "jitter_relative": self.jitter_relative_,
             "expected": _floats(self.expected_),
             "noise": _floats(self.noise_),
             "bias": _floats(self.bias_),
@@ -428,6 +448,8 @@ class SeasonalBaseline:
             baseline.training_end_ = datetime.fromisoformat(state["training_end"])
             baseline.silence_share_ = np.nan_to_num(_array(state["silence_share"]))
             baseline.tail_factor_ = float(state.get("tail_factor", 1.0))
+            baseline.day_jitter_ = float(state.get("day_jitter", 0.0))
+            baseline.jitter_relative_ = bool(state.get("jitter_relative", True))
             baseline.expected_ = _array(state["expected"])
             baseline.noise_ = _array(state["noise"])
             baseline.bias_ = _array(state["bias"])

@@ -121,6 +121,47 @@ def silence_share(
     return np.asarray(quiet / np.maximum(seen, 1), dtype=np.float64)
 
 
+def day_jitter(
+    micros: NDArray[np.int64],
+    values: NDArray[np.float64],
+    expected: NDArray[np.float64],
+    noise: NDArray[np.float64],
+    *,
+    relative: bool,
+) -> float:
+    """How much whole training days sit above or below the model, beyond bucket noise.
+
+    Traffic has busy and quiet days: every bucket of a busy day is a little high, and a
+    window of a few hours adds those small excesses up into what looks like a level shift.
+    The day's total against the model's (as a log ratio when ``relative``, else the mean
+    difference per bucket) varies from day to day; its robust spread, less what bucket noise
+    alone gives, is the day-level standard deviation. 0 with fewer than five whole days.
+    """
+    ok = np.isfinite(values) & np.isfinite(expected) & np.isfinite(noise)
+    if not ok.any():
+        return 0.0
+    _, day = np.unique(micros[ok] // US_PER_DAY, return_inverse=True)
+    count = np.bincount(day)
+    observed = np.bincount(day, values[ok])
+    model = np.bincount(day, expected[ok])
+    variance = np.bincount(day, noise[ok] ** 2)
+    whole = count >= max(2, int(count.max()) // 2)
+    if relative:
+        keep = whole & (model > 0) & (observed > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            deviation = np.log(observed / model)
+            chance = variance / model**2
+    else:
+        keep = whole
+        deviation = (observed - model) / np.maximum(count, 1)
+        chance = variance / np.maximum(count, 1) ** 2
+    if keep.sum() < 5:
+        return 0.0
+    spread = mad_sigma(deviation[keep])
+    excess = spread**2 - float(np.median(chance[keep]))
+    return float(np.sqrt(excess)) if np.isfinite(excess) and excess > 0 else 0.0
+
+
 _NORMAL_Q99 = 2.5758  # |z| exceeded by 1% of a normal distribution
 
 
@@ -273,10 +314,19 @@ class Prediction:
     bias_span: int = 1 << 30
     counts: bool = False
     usual_silence: NDArray[np.bool_] | None = None  # silence is normal here (see below)
+    # Standard deviation of the whole day's level per bucket (a busy day is busy in every
+    # bucket): shared by all buckets of a window, so it adds to a sum's spread in full.
+    level: NDArray[np.float64] | None = None
 
-    def spread(self, noise2: Any, bias2: Any, count: Any) -> Any:
+    def spread(self, noise2: Any, bias2: Any, count: Any, level_sum: Any = 0.0) -> Any:
         """Standard deviation of a sum of residuals over ``count`` buckets."""
-        return np.sqrt(noise2 + np.minimum(self.bias_span, count) * bias2)
+        return np.sqrt(noise2 + np.minimum(self.bias_span, count) * bias2 + level_sum**2)
+
+    def level_of(self, part: slice | NDArray[np.bool_]) -> NDArray[np.float64]:
+        """The day-level standard deviation of the chosen buckets (zeros when not modelled)."""
+        if self.level is None:
+            return np.zeros(len(self.expected))[part]
+        return np.asarray(self.level[part], dtype=np.float64)
 
     def z(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         """Signed robust z per bucket; NaN where the bucket has no usable value.
@@ -287,7 +337,8 @@ class Prediction:
         Poisson traffic does that about once a week in 15-minute buckets. Below expectation the
         plain z already matches Poisson's lighter lower tail, so it is kept.
         """
-        spread = np.sqrt(self.noise**2 + self.bias**2)
+        level = self.level if self.level is not None else 0.0
+        spread = np.sqrt(self.noise**2 + self.bias**2 + level**2)
         with np.errstate(invalid="ignore", divide="ignore"):
             z = (values - self.expected) / spread
             if self.counts:
@@ -343,11 +394,13 @@ def _stretch_z(
     r = np.where(ok, np.clip(residual, -limit, limit), 0.0)
     noise2 = np.where(ok, prediction.noise**2, 0.0)
     bias2 = np.where(ok, prediction.bias**2, 0.0)
-    sums = [np.concatenate(([0.0], np.cumsum(a))) for a in (r, noise2, bias2, ok.astype(float))]
+    level = np.where(ok, prediction.level_of(slice(None)), 0.0)
+    arrays = (r, noise2, bias2, ok.astype(float), level)
+    sums = [np.concatenate(([0.0], np.cumsum(a))) for a in arrays]
     lo = np.clip(np.arange(n) - width // 2, 0, n)
     hi = np.clip(lo + width, 0, n)
-    total, noise_sum, bias_sum, count = (s[hi] - s[lo] for s in sums)
-    spread = prediction.spread(noise_sum, bias_sum, count)
+    total, noise_sum, bias_sum, count, level_sum = (s[hi] - s[lo] for s in sums)
+    spread = prediction.spread(noise_sum, bias_sum, count, level_sum)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = total / spread
     enough = count >= max(2, (width + 1) // 2)
@@ -454,6 +507,7 @@ def _summarise(
         float((prediction.noise[part][ok] ** 2).sum()),
         float((prediction.bias[part][ok] ** 2).sum()),
         int(ok.sum()),
+        float(prediction.level_of(part)[ok].sum()),
     )
     window_z = abs(change) / spread if spread > 0 else float("inf")
     signed = np.where(ok, sign * z[part], -np.inf)
@@ -501,6 +555,7 @@ def _winsorised_z(
         float((prediction.noise[part][ok] ** 2).sum()),
         float((prediction.bias[part][ok] ** 2).sum()),
         int(ok.sum()),
+        float(prediction.level_of(part)[ok].sum()),
     )
     return max(float(residual.sum()), 0.0) / spread if spread > 0 else float("inf")
 
@@ -532,16 +587,17 @@ def silence_windows(series: Series, prediction: Prediction, rules: WindowRules) 
             continue
         noise2 = float((prediction.noise[part][finite] ** 2).sum())
         bias2 = float((prediction.bias[part][finite] ** 2).sum())
+        level_sum = float(prediction.level_of(part)[finite].sum())
         if rules.count_like:
             positive = float(np.maximum(expected_values[finite], 1.0).sum())
-            dispersion = max(1.0, (noise2 + bias2) / positive)
+            dispersion = max(1.0, (noise2 + bias2 + level_sum**2) / positive)
             if dispersion > 1.0 + 1e-9:
                 log_p0 = -expected * math.log(dispersion) / (dispersion - 1.0)
             else:
                 log_p0 = -expected
             score = z_for_tail(log_p0)
         else:
-            spread = prediction.spread(noise2, bias2, int(finite.sum()))
+            spread = prediction.spread(noise2, bias2, int(finite.sum()), level_sum)
             score = expected / spread if spread > 0 else float("inf")
         if score < rules.threshold:
             continue

@@ -36,6 +36,7 @@ from loglens.detect.residuals import (
     Prediction,
     WindowRules,
     check_grid,
+    day_jitter,
     find_windows,
     in_linear_units,
     infer_step,
@@ -191,6 +192,16 @@ class Spectral:
             micros[active], history.silent[active], ok[active], step
         )
         training = history.values[inside]
+        self.day_jitter_ = 0.0
+        self.jitter_relative_ = self.scale_ is None
+        fitted = self._prediction(micros[inside])
+        self.day_jitter_ = day_jitter(
+            micros[inside],
+            training,
+            fitted.expected,
+            fitted.noise,
+            relative=self.jitter_relative_,
+        )
         self.tail_factor_ = tail_factor(self._prediction(micros[inside]).z(training))
         noise.factor *= self.tail_factor_
         self.misfit_ = self.misfit_ * self.tail_factor_
@@ -282,8 +293,18 @@ class Spectral:
         bias = np.sqrt(fit_error**2 + self.misfit_[phase] ** 2)
         every = np.ones(len(micros), dtype=bool)
         usual = self.silence_share_[(micros % US_PER_DAY) // self.step_] >= USUAL_SILENCE
+        if self.jitter_relative_:
+            level = self.day_jitter_ * np.abs(expected)
+        else:
+            level = np.full(len(micros), self.day_jitter_)
         return Prediction(
-            expected, noise, bias, every, counts=self.count_like_, usual_silence=usual
+            expected,
+            noise,
+            bias,
+            every,
+            counts=self.count_like_,
+            usual_silence=usual,
+            level=level,
         )
 
     def expected(self, series: Series) -> NDArray[np.float64]:
@@ -376,6 +397,8 @@ class Spectral:
             "noise_factor": self.noise_model_.factor,
             "noise_poisson": self.noise_model_.poisson,
             "tail_factor": self.tail_factor_,
+            "day_jitter": self.day_jitter_,
+            "jitter_relative": self.jitter_relative_,
             "misfit": [float(m) for m in self.misfit_],
             "silence_share": [float(x) for x in self.silence_share_],
         }
@@ -403,6 +426,8 @@ class Spectral:
             model.amplitudes_ = np.array(state["amplitudes"], dtype=np.float64)
             model.phases_ = np.array(state["phases"], dtype=np.float64)
             model.tail_factor_ = float(state["tail_factor"])
+            model.day_jitter_ = float(state.get("day_jitter", 0.0))
+            model.jitter_relative_ = bool(state.get("jitter_relative", True))
             model.misfit_ = np.array(state["misfit"], dtype=np.float64)
             model.silence_share_ = np.array(state["silence_share"], dtype=np.float64)
             model.noise_model_ = _Noise(
