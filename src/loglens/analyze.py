@@ -22,8 +22,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-import numpy as np
-
 from loglens.detect.attribution import AttributionSettings, attribute, group_query
 from loglens.detect.base import Anomaly, DetectError, NotEnoughHistoryError
 from loglens.detect.baseline import NewCategories, SeasonalBaseline
@@ -122,6 +120,9 @@ class DetectSettings:
         false_alarms: the number of chance findings a run may make on pure noise; the z
             threshold grows with the number of buckets judged (``threshold_for``).
         threshold: a fixed z threshold instead (None: from ``false_alarms``).
+        needs_agreement: methods whose findings are kept only when another detector found
+            something in the same series and window. Whole-day shapes compare each day with
+            a few dozen others, and a busy but normal day stands out among so few.
     """
 
     methods: tuple[str, ...] = METHODS
@@ -134,10 +135,11 @@ class DetectSettings:
     limit: int | None = None
     false_alarms: float = 0.01
     threshold: float | None = None
+    needs_agreement: tuple[str, ...] = ("wavelet",)
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
 
     def __post_init__(self) -> None:
-        unknown = [m for m in self.methods if m not in METHODS]
+        unknown = [m for m in (*self.methods, *self.needs_agreement) if m not in METHODS]
         if unknown:
             raise ConfigError(
                 f"unknown detection method(s) {', '.join(unknown)}; known: {', '.join(METHODS)}",
@@ -190,7 +192,7 @@ def run_detection(
     found: list[tuple[Anomaly, NamedSpec]] = []
     for named, frame in frames:
         found.extend((a, named) for a in _detect_frame(frame, named, chosen, report, thresholds))
-    merged = merge_anomalies([a for a, _ in found])
+    merged = [a for a in merge_anomalies([a for a, _ in found]) if _agreed(a, chosen)]
     by_name = {named.name: named for _, named in found}
     for anomaly in merged:
         # Ids must differ between specs that share a group key (zeek.dns counts and names).
@@ -252,16 +254,29 @@ def _thresholds(
     for _, frame in frames:
         scored = len(frame.buckets)
         if settings.since is not None and scored:
-            micros = to_micros(frame.buckets)
-            scored = int(
-                (micros >= to_micros(np.asarray([settings.since], "datetime64[us]"))[0]).sum()
-            )
+            since = round(settings.since.timestamp() * 1e6)
+            scored = int((to_micros(frame.buckets) >= since).sum())
         tests += scored * len(frame.series)
         keys += len(frame.series)
     return _Thresholds(
         max(_MIN_THRESHOLD, threshold_for(tests, settings.false_alarms)),
         max(_MIN_THRESHOLD, threshold_for(keys, settings.false_alarms)),
     )
+
+
+_DETECTOR_NAMES = {
+    "baseline": SeasonalBaseline.name,
+    "spectral": Spectral.name,
+    "wavelet": WaveletDayClusters.name,
+    "new_category": NewCategories.name,
+}
+
+
+def _agreed(anomaly: Anomaly, settings: DetectSettings) -> bool:
+    """False when only detectors that need agreement found the anomaly."""
+    detectors = anomaly.details.get("detectors") or [anomaly.detector]
+    weak = {_DETECTOR_NAMES[m] for m in settings.needs_agreement if m in _DETECTOR_NAMES}
+    return not weak or not set(map(str, detectors)) <= weak
 
 
 def _framed(spec: SeriesSpec, settings: DetectSettings) -> SeriesSpec:
