@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from loglens.detect.base import Anomaly, DetectError, NotEnoughHistoryError, severity_for
-from loglens.detect.explain import anomaly_id, describe
+from loglens.detect.explain import anomaly_id, describe, format_number
 from loglens.detect.residuals import (
     US_PER_DAY,
     USUAL_SILENCE,
@@ -498,6 +498,7 @@ def new_categories(
     unit: str = "events",
     training_buckets: int = 0,
     min_score: float = 0.0,
+    burst_gap: timedelta = timedelta(hours=6),
 ) -> list[Anomaly]:
     """Anomalies for the groups of ``current`` whose key is not in ``history_keys``.
 
@@ -511,6 +512,11 @@ def new_categories(
     the number of buckets with a value). Two stray events of a new kind score low; a new
     protocol carrying hundreds of connections scores as critical as any spike.
 
+    A new key's activity is cut into bursts where it pauses for more than ``burst_gap``; each
+    burst is its own anomaly, and a later burst is judged the same way with the key's past
+    in view: ``w · (n + 1) / T`` expected, ``n`` being what the earlier bursts held (a key
+    first seen last week and back now is still rare, one seen every hour is not).
+
     Args:
         history_keys: the group keys seen in training.
         current: the scored frame (or its series).
@@ -520,58 +526,83 @@ def new_categories(
         unit: the metric's word in explanations.
         training_buckets: buckets of the training window (the key was absent from all).
         min_score: new keys scoring below this are not reported.
+        burst_gap: a pause longer than this ends a burst.
     """
     known = {tuple(key) for key in history_keys}
     series_list, frame_fields = _series_of(current)
     names = tuple(fields) if fields is not None else frame_fields
     step = _step_of(current, series_list)
     anomalies: list[Anomaly] = []
+    width = step if step is not None else 1
+    gap = max(1, round(burst_gap / timedelta(microseconds=width))) if step is not None else 24
     for series in series_list:
         if tuple(series.key) in known:
             continue
         values = np.where(usable(series), series.values, 0.0)
         seen = np.flatnonzero(values > 0)
-        total = float(values.sum())
-        if not len(seen) or total < min_count:
+        if not len(seen):
             continue
         micros = to_micros(series.buckets)
-        first, last = int(seen[0]), int(seen[-1])
-        width = step if step is not None else 1
-        start, end = to_datetime(micros[first]), to_datetime(micros[last] + width)
-        span = (last - first + 1) if step is None else (micros[last] - micros[first]) // step + 1
-        absent = max(int(training_buckets) + first, 1)
-        volume = total if is_count_like(values) else float(len(seen))
-        score = z_for_tail(poisson_log_tail(volume, span / absent))
-        if score < min_score:
-            continue
-        details: dict[str, Any] = {
-            "unit": unit,
-            "fields": list(names),
-            "first_seen": start.isoformat(),
-            "buckets_with_events": len(seen),
-            "sources": list(series.sources),
-        }
-        if training_days is not None:
-            details["training_days"] = training_days
-        anomaly = Anomaly(
-            series_key=series.key,
-            series_name=series.name,
-            start=start,
-            end=end,
-            detector="new_category",
-            score=score,
-            severity=severity_for(score),
-            observed=total,
-            expected=0.0,
-            explanation="",
-            kind="new_category",
-            reasons=[f"new_category: key not seen in training; {len(seen)} buckets with events"],
-            details=details,
-        )
-        anomaly.explanation = describe(anomaly)
-        anomaly.id = anomaly_id(series.key, start, end, "new_category")
-        anomalies.append(anomaly)
+        counted = is_count_like(values)
+        position = (micros - micros[0]) // width  # bucket numbers, robust to missing buckets
+        first_seen = to_datetime(micros[seen[0]])
+        before = 0.0  # events (or buckets with a value) in earlier bursts
+        for burst in _bursts(seen, position, gap):
+            first, last = int(burst[0]), int(burst[-1])
+            total = float(values[burst].sum())
+            volume = total if counted else float(len(burst))
+            span = int(position[last] - position[first]) + 1
+            # The highest rate the key's past leaves plausible: one more event than it had.
+            elapsed = max(int(training_buckets) + int(position[first]), 1)
+            score = z_for_tail(poisson_log_tail(volume, span * (before + 1) / elapsed))
+            returning = before > 0
+            before += volume
+            if total < min_count or score < min_score:
+                continue
+            start, end = to_datetime(micros[first]), to_datetime(micros[last] + width)
+            details: dict[str, Any] = {
+                "unit": unit,
+                "fields": list(names),
+                "first_seen": first_seen.isoformat(),
+                "buckets_with_events": len(burst),
+                "sources": list(series.sources),
+            }
+            if training_days is not None:
+                details["training_days"] = training_days
+            if returning:
+                details["seen_before"] = before - volume
+            reason = (
+                f"new_category: rare key back, {format_number(before - volume)} {unit} before"
+                if returning
+                else "new_category: key not seen in training"
+            )
+            anomaly = Anomaly(
+                series_key=series.key,
+                series_name=series.name,
+                start=start,
+                end=end,
+                detector="new_category",
+                score=score,
+                severity=severity_for(score),
+                observed=total,
+                expected=0.0,
+                explanation="",
+                kind="new_category",
+                reasons=[f"{reason}; {len(burst)} buckets with events"],
+                details=details,
+            )
+            anomaly.explanation = describe(anomaly)
+            anomaly.id = anomaly_id(series.key, start, end, "new_category")
+            anomalies.append(anomaly)
     return sorted(anomalies, key=lambda a: (a.start, -a.score))
+
+
+def _bursts(
+    seen: NDArray[np.intp], position: NDArray[np.int64], gap: int
+) -> list[NDArray[np.intp]]:
+    """``seen`` (bucket indices with a value) split where more than ``gap`` buckets are empty."""
+    breaks = np.flatnonzero(np.diff(position[seen]) > gap + 1) + 1
+    return list(np.split(seen, breaks))
 
 
 class NewCategories:

@@ -260,6 +260,15 @@ def _describe_new_category(anomaly: Anomaly, unit: str, start: datetime, end: da
         what = ", ".join(f'{f} "{v}"' for f, v in zip(fields, values, strict=True))
     else:
         what = f'category "{clean_text(anomaly.series_name)}"'
+    seen_before = anomaly.details.get("seen_before")
+    if isinstance(seen_before, int | float) and seen_before > 0:
+        first = anomaly.details.get("first_seen")
+        since = f" since {format_time(datetime.fromisoformat(str(first)))} UTC" if first else ""
+        return (
+            f"rare {what} back: {format_number(anomaly.observed)} {unit} from "
+            f"{format_time(start)} to {format_time(end)} UTC; "
+            f"only {format_number(float(seen_before))} {unit}{since} before"
+        )
     training = anomaly.details.get("training_days")
     never = (
         f"never seen in the {format_number(float(training))} days before"
