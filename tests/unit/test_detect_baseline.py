@@ -439,3 +439,99 @@ def test_heavy_tails_widen_the_noise(monkeypatch):
     monkeypatch.setattr("loglens.detect.baseline.tail_factor", lambda z: 1.0)
     uncalibrated_false, _ = _heavy_tail_run()
     assert false * 4 <= uncalibrated_false
+
+
+# --- silence of sparse sources, heavy-tailed sums, new keys by volume -----------------------
+
+
+def test_silence_of_a_sparse_source_is_judged_by_the_chance_of_nothing():
+    # About one event an hour: an hour of nothing happens every day by chance (P(0) ≈ e^-1).
+    sparse = make_series(35, seed=4, base=0.25, daily=0.0, weekend=1.0)
+    sparse.silence(sparse.at(day=30, hour=10), hours=1)
+    history, current = sparse.split(sparse.at(day=28))
+    found = SeasonalBaseline(min_count=0.5).fit(history).detect(current)
+    assert not [a for a in found if a.kind == "silence"]
+
+    # A busy source silent for two hours: hundreds of events expected, P(0) is nil.
+    busy = make_series(35, seed=4)
+    planted = busy.silence(busy.at(day=30, hour=13), hours=2)
+    history, current = busy.split(busy.at(day=28))
+    silences = [a for a in SeasonalBaseline().fit(history).detect(current) if a.kind == "silence"]
+    assert len(silences) == 1 and planted.overlaps(silences[0].start, silences[0].end)
+    assert silences[0].score >= 12 and silences[0].severity == "critical"
+
+
+def _bytes_series(seed, days=35):
+    """Sums of lognormal transfer sizes (σ 1.4, like web sessions) over Poisson counts."""
+    synth = make_series(days, seed=seed, base=60.0, daily=0.9)
+    rng = np.random.default_rng(seed + 100)
+    counts = synth.series.values.astype(int)
+    sums = np.array([rng.lognormal(np.log(100_000), 1.4, n).sum() for n in counts])
+    return synth, sums
+
+
+def test_log_scale_ignores_single_huge_transfers_and_finds_a_sustained_upload():
+    missed, false_alarms, linear_alarms = 0, 0, 0
+    for seed in range(4):
+        synth, sums = _bytes_series(seed)
+        series = synth.series
+        cut = synth.index(synth.at(day=28))
+        # One giant session at night on day 29 (σ 1.4 makes a few of these a month), and an
+        # upload of about 7× a busy bucket (20× the median bucket) for an hour on day 31.
+        night = synth.index(synth.at(day=29, hour=3))
+        sums[night] += 1e8
+        upload = synth.index(synth.at(day=31, hour=15))
+        sums[upload : upload + 4] += rng_upload(seed) * np.median(sums[sums > 0]) * 20
+        series.values[:] = sums
+        history, current = synth.split(synth.at(day=28))
+        found = SeasonalBaseline(log_scale=True, threshold=5.0).fit(history).detect(current)
+        times = [(a.start, a.end) for a in found]
+        up_start, up_end = synth.at(day=31, hour=15), synth.at(day=31, hour=16)
+        missed += not any(s < up_end and e > up_start for s, e in times)
+        false_alarms += sum(not (s < up_end and e > up_start) for s, e in times)
+        linear = SeasonalBaseline(threshold=5.0).fit(history).detect(current)
+        linear_alarms += sum(
+            not (a.start < up_end and a.end > up_start) for a in linear if a.kind != "silence"
+        )
+        assert cut > 0
+    assert missed == 0
+    assert false_alarms <= 1
+    # The same data on a linear scale raises alarm after alarm (the test can fail).
+    assert linear_alarms > false_alarms + 3
+
+
+def rng_upload(seed):
+    return np.random.default_rng(seed + 7).uniform(0.8, 1.2, 4)
+
+
+def test_new_key_score_grows_with_its_volume_and_a_rare_key_back_is_reported_again():
+    n = 7 * 96
+    few = np.zeros(n)
+    few[300] = 2.0
+    many = np.zeros(n)
+    many[300:304] = 60.0
+    returning = np.zeros(n)
+    returning[100:103] = 8.0
+    returning[500:503] = 9.0
+    frame = _frame(
+        [
+            (("system.auth", "few"), few),
+            (("system.auth", "many"), many),
+            (("system.auth", "returning"), returning),
+        ],
+        days=7,
+    )
+    found = NewCategories(window_days=30).fit(_frame([], days=7)).detect(frame)
+    by_key: dict[tuple, list] = {}
+    for anomaly in found:
+        by_key.setdefault(anomaly.series_key, []).append(anomaly)
+    # 240 events of a key never seen: as critical as any spike; 2 stray events: not.
+    assert by_key[("system.auth", "many")][0].severity == "critical"
+    assert by_key[("system.auth", "few")][0].score < 5
+    # Two bursts four days apart: two findings, the second worded as a rare key back.
+    first, second = sorted(by_key[("system.auth", "returning")], key=lambda a: a.start)
+    assert first.observed == 24 and second.observed == 27
+    assert "rare" in second.explanation and "24 events" in second.explanation
+    # With a floor, the stray events are not reported.
+    strict = NewCategories(min_score=5.0).fit(_frame([], days=7)).detect(frame)
+    assert ("system.auth", "few") not in {a.series_key for a in strict}

@@ -456,7 +456,13 @@ def find_windows(
     residual = np.where(np.isfinite(z), values - prediction.expected, np.nan)
     stretch = None
     if rules.sustain > 1:
-        stretch = _stretch_z(residual, prediction, rules.sustain, STRETCH_CAP * rules.threshold)
+        cap = STRETCH_CAP * rules.threshold
+        stretch = _stretch_z(residual, prediction, rules.sustain, cap)
+        if rules.sustain >= 4:
+            # A change lasting half a stretch is diluted by the quiet other half; a stretch of
+            # half the width catches it (an hour-long upload in 15-minute buckets).
+            half = _stretch_z(residual, prediction, rules.sustain // 2, cap)
+            stretch = np.where(np.abs(half) > np.abs(stretch), half, stretch)
     valid = np.isfinite(z)
     z0 = np.where(valid, z, 0.0)
     windows: list[Window] = []
