@@ -130,7 +130,7 @@ class DetectSettings:
     until: datetime | None = None
     history_days: int = 30
     warmup_days: float = 1.0
-    attribute_top: int = 25
+    attribute_top: int = 100
     write_back: bool = True
     limit: int | None = None
     false_alarms: float = 0.01
