@@ -370,20 +370,27 @@ def _new_categories(
 ) -> list[Anomaly]:
     if not len(frame.buckets):
         return []
-    if settings.since is not None:
-        history = [s.between(None, settings.since) for s in frame.series]
-        current = [s.between(settings.since, None) for s in frame.series]
-    else:
-        micros = to_micros(frame.buckets)
-        cut = to_datetime(micros[0]) + timedelta(days=settings.warmup_days)
-        if cut >= to_datetime(micros[-1]):
-            return []
-        history = [s.between(None, cut) for s in frame.series]
-        current = [s.between(cut, None) for s in frame.series]
+    micros = to_micros(frame.buckets)
+    first = to_datetime(micros[0])
+    cut = settings.since or first + timedelta(days=settings.warmup_days)
+    if cut >= to_datetime(micros[-1]):
+        return []
+    history = [s.between(None, cut) for s in frame.series]
+    current = [s.between(cut, None) for s in frame.series]
+    # "Never seen in the N days before" must not claim more history than the store holds.
+    known_days = max((cut - first) / timedelta(days=1), 0.0)
     detector = NewCategories(
-        window_days=float(settings.history_days), unit=named.unit, min_score=threshold
+        window_days=min(float(settings.history_days), round(known_days, 2)) or 1.0,
+        unit=named.unit,
+        min_score=threshold,
     )
-    return detector.fit(history).detect(current)
+    found = detector.fit(history).detect(current)
+    if settings.since is None:
+        # Retrospective: a first burst was not seen anywhere earlier in the data.
+        for anomaly in found:
+            anomaly.details["training_days"] = None
+            anomaly.explanation = describe(anomaly)
+    return found
 
 
 def _labelled(anomalies: list[Anomaly], named: NamedSpec) -> list[Anomaly]:

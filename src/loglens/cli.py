@@ -500,8 +500,7 @@ def detect(
     out = sys.stdout
     rows = anomaly_rows(report.anomalies)
     if output == "table":
-        columns = ["rank", "severity", "window", "explanation"]
-        _emit(rows, columns, output, out)
+        _print_anomalies(rows, out)
         out.write(
             f"{len(report.anomalies)} anomalies from {report.series_analysed} series"
             + (
@@ -679,6 +678,29 @@ def eval_nab(corpus: str, detectors: tuple[str, ...], output: str) -> None:
 
 def _score_text(score: float | None) -> str:
     return "-" if score is None else f"{score:.1f}"
+
+
+def _print_anomalies(rows: Sequence[dict[str, Any]], out: TextIO) -> None:
+    """Ranked anomalies as a readable list: the sentence in full, then each detector's reason."""
+    import shutil
+    import textwrap
+
+    width = max(60, min(shutil.get_terminal_size((100, 24)).columns, 120))
+    for row in rows:
+        head = f"{row['rank']:>3}. {str(row['severity']).upper():<8} {row['window']}"
+        out.write(safe_terminal_text(head) + "\n")
+        body = textwrap.wrap(
+            safe_terminal_text(str(row["explanation"])),
+            width=width,
+            initial_indent="     ",
+            subsequent_indent="     ",
+        )
+        out.write("\n".join(body) + "\n")
+        for reason in row.get("reasons") or []:
+            line = textwrap.shorten(safe_terminal_text(str(reason)), width - 12, placeholder="…")
+            out.write(f"       · {line}\n")
+    if rows:
+        out.write("\n")
 
 
 def _series_instant(text: str | None, option: str, *, end: bool) -> datetime | None:

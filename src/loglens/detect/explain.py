@@ -270,11 +270,13 @@ def _describe_new_category(anomaly: Anomaly, unit: str, start: datetime, end: da
             f"only {format_number(float(seen_before))} {unit}{since} before"
         )
     training = anomaly.details.get("training_days")
-    never = (
-        f"never seen in the {format_number(float(training))} days before"
-        if training
-        else "never seen before"
-    )
+    days = float(training) if isinstance(training, int | float) else 0.0
+    if not days:
+        never = "never seen before"
+    elif days == 1:
+        never = "never seen in the day before"
+    else:
+        never = f"never seen in the {format_number(days)} days before"
     return (
         f"new {what}: first seen {format_time(start)} UTC, "
         f"{format_number(anomaly.observed)} {unit} by {format_time(end)} UTC; {never}"
