@@ -182,6 +182,19 @@ def test_only_lines_with_invalid_utf8_are_repaired(invalid: bytes) -> None:
     assert words[3, 2] == len(batch.raw.buffers()) - 3
 
 
+def test_one_broken_line_among_valid_non_ascii_lines() -> None:
+    lines = [f"ligne {i}: réseau connecté ✓".encode() for i in range(3000)]
+    lines[1234] = b"ligne cass\xe9e au milieu"
+    lines[2000] = "a valid line that holds \ufffd itself".encode()
+    data = b"\n".join(lines) + b"\n"
+    (batch,) = iter_line_batches(io.BytesIO(data))
+    assert batch.raw.to_pylist() == reference(data, 1 << 20)[0]
+    buffer_index = views_of(batch).view("<i4")[:, 2]
+    # Every valid line still points into the chunk; at most the two lines with U+FFFD moved.
+    assert set(np.flatnonzero(buffer_index != 0).tolist()) <= {1234, 2000}
+    assert buffer_index[1234] != 0
+
+
 def test_many_invalid_lines_are_all_repaired_in_place() -> None:
     rng = np.random.default_rng(5)
     lines = [b"caf\xe9 " * int(n) if n % 3 else b"plain" for n in rng.integers(1, 9, 5000)]

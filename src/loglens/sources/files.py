@@ -71,7 +71,10 @@ class RecordBatch:
 
     record_no: pa.Array
     line_no: pa.Array
-    raw: pa.Array  # string_view into the read chunk for text lines, large_string otherwise
+    # Text lines: string_view into the chunk read (DuckDB scans it directly; pyarrow's take,
+    # filter and comparison kernels do not accept it: cast to large_string first).
+    # Other containers: large_string.
+    raw: pa.Array
     errors: dict[int, str] = field(default_factory=dict)  # record_no -> reason (container level)
     truncated: frozenset[int] = frozenset()  # record numbers cut at the line limit
 

@@ -30,7 +30,6 @@ _PREFIX_BYTES = 4  # a longer line's view repeats its first bytes (fast comparis
 # A view's offset is an int32: a buffer larger than this is reached through overlapping slices
 # of it (slice k starts at k << _SPAN_BITS), so offsets stay small and nothing is copied.
 _SPAN_BITS = 30
-_HUGE_PAGE_MIN = 1 << 24
 _VALIDATE_ROWS = 1024  # rows checked together before looking for the invalid line among them
 
 
@@ -39,7 +38,7 @@ class LineBatch:
     """Consecutive lines of one input: 1-based line numbers and the text without line ends."""
 
     line_no: pa.Array  # int64
-    raw: pa.Array  # string_view, pointing into the chunk that was read
+    raw: pa.Array  # string_view into the chunk read (pyarrow's take/filter refuse it: cast)
     truncated: frozenset[int]  # line numbers whose text was cut at the limit
 
     def __len__(self) -> int:
@@ -72,7 +71,7 @@ def iter_line_batches(
     next_line = first_line
     carry = b""  # the start of a line whose end has not been read yet
     while True:
-        buffer = _new_buffer(len(carry) + chunk_bytes)
+        buffer = mmap.mmap(-1, len(carry) + chunk_bytes)  # committed page by page as it fills
         buffer[: len(carry)] = carry
         got = _fill(stream, memoryview(buffer)[len(carry) :])
         at_eof = got < chunk_bytes
@@ -89,15 +88,6 @@ def iter_line_batches(
             yield batch
         if at_eof:
             return
-
-
-def _new_buffer(size: int) -> mmap.mmap:
-    """Anonymous memory: its pages are only committed as the read fills them."""
-    buffer = mmap.mmap(-1, size)
-    if size >= _HUGE_PAGE_MIN and hasattr(mmap, "MADV_HUGEPAGE"):
-        # Faulting in 2 MB pages instead of 4 kB ones makes the read itself up to 4x faster.
-        buffer.madvise(mmap.MADV_HUGEPAGE)
-    return buffer
 
 
 def _fill(stream: IO[bytes], target: memoryview) -> int:
@@ -198,7 +188,7 @@ def _build_batch(
     try:
         raw.validate(full=True)
     except pa.ArrowInvalid:
-        raw = _repaired(raw, views, spans, memoryview(buffer), starts, lengths)
+        raw = _repaired(raw, views, spans, data, starts, lengths)
     line_numbers = np.arange(first_line, first_line + count, dtype=np.int64)
     return LineBatch(pa.array(line_numbers), raw, truncated)
 
@@ -245,42 +235,37 @@ def _repaired(
     raw: pa.Array,
     views: np.ndarray,
     spans: list[pa.Buffer],
-    text: memoryview,
+    data: np.ndarray,
     starts: np.ndarray,
     lengths: np.ndarray,
 ) -> pa.Array:
     """``raw`` with U+FFFD for the invalid bytes of the lines that have some.
 
-    Blocks of rows are checked by Arrow; only in a failing block is each line decoded, so a
-    file with a few broken lines costs little and one in Latin-1 stays linear.
+    Only lines with a byte above 0x7F can be invalid; Arrow checks those in blocks, and only in
+    a failing block is each line decoded. A few broken lines in a big file cost little, and a
+    file in Latin-1 (every line broken) stays linear.
     """
+    suspects = np.flatnonzero(np.maximum.reduceat(data, starts) >= 0x80)
+    checked = _string_views(views[suspects], spans)
+    text = data.data  # a memoryview: slices of it are not copies
     bad: list[int] = []
-    for block in range(0, len(raw), _VALIDATE_ROWS):
+    pieces: list[bytes] = []
+    for block in range(0, len(suspects), _VALIDATE_ROWS):
         try:
-            raw.slice(block, _VALIDATE_ROWS).validate(full=True)
+            checked.slice(block, _VALIDATE_ROWS).validate(full=True)
+            continue
         except pa.ArrowInvalid:
-            rows = range(block, min(block + _VALIDATE_ROWS, len(raw)))
-            bad.extend(row for row in rows if not _is_utf8(_line(text, starts, lengths, row)))
-    pieces = [
-        codecs.utf_8_decode(_line(text, starts, lengths, row), "replace", True)[0].encode()
-        for row in bad
-    ]
+            pass
+        rows = suspects[block : block + _VALIDATE_ROWS]
+        firsts, lasts = starts[rows].tolist(), (starts[rows] + lengths[rows]).tolist()
+        for row, first, last in zip(rows.tolist(), firsts, lasts, strict=True):
+            line = codecs.utf_8_decode(text[first:last], "replace", True)[0]
+            if "\ufffd" in line:  # a valid line that holds U+FFFD itself is rewritten unchanged
+                bad.append(row)
+                pieces.append(line.encode())
     fixed = np.frombuffer(b"".join(pieces), dtype=np.uint8)
     fixed_lengths = np.array([len(p) for p in pieces], dtype=np.int64)
     fixed_starts = np.cumsum(fixed_lengths) - fixed_lengths
     views = views.copy()
     views[bad] = _views(fixed, fixed_starts, fixed_lengths, first_buffer=len(spans))
     return _string_views(views, [*spans, *_spans(pa.py_buffer(fixed))])
-
-
-def _line(text: memoryview, starts: np.ndarray, lengths: np.ndarray, row: int) -> memoryview:
-    start = int(starts[row])
-    return text[start : start + int(lengths[row])]
-
-
-def _is_utf8(line: memoryview) -> bool:
-    try:
-        codecs.utf_8_decode(line, "strict", True)
-    except UnicodeDecodeError:
-        return False
-    return True
