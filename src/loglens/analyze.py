@@ -161,6 +161,7 @@ class DetectionReport:
     series_analysed: int = 0
     threshold: float = 0.0  # the z threshold the run used
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (series, reason)
+    related: list[Anomaly] = field(default_factory=list)  # folded into a lead anomaly
     tagged_events: int = 0
     first: datetime | None = None
     last: datetime | None = None
@@ -202,7 +203,7 @@ def run_detection(
             anomaly.end,
             anomaly.kind,
         )
-    ranked = merged[: chosen.limit] if chosen.limit else merged
+    ranked = merged
     for anomaly in ranked[: chosen.attribute_top]:
         owner = by_name.get(str(anomaly.details.get("spec")))
         if owner is not None:
@@ -210,7 +211,13 @@ def run_detection(
                 store, owner.spec, anomaly, settings=chosen.attribution, earliest=report.first
             )
             anomaly.explanation = describe(anomaly)
-    report.anomalies = ranked
+    leads, folded = group_related(ranked)
+    if chosen.limit:
+        leads = leads[: chosen.limit]
+        kept = {lead.id for lead in leads}
+        folded = [a for a in folded if a.details.get("part_of") in kept]
+        ranked = [a for a in ranked if a.id in kept or a.details.get("part_of") in kept]
+    report.anomalies, report.related = leads, folded
     if chosen.write_back and ranked:
         store.write_anomalies(ranked)
         for anomaly in ranked:
@@ -227,6 +234,50 @@ def run_detection(
                 query, [ANOMALY_TAG, f"{ANOMALY_TAG}.{anomaly.id}"]
             )
     return report
+
+
+def group_related(
+    ranked: Sequence[Anomaly], gap: timedelta = timedelta(minutes=15)
+) -> tuple[list[Anomaly], list[Anomaly]]:
+    """Fold findings about the same happening into the highest-ranked one (the lead).
+
+    One DNS tunnel shows in the DNS event count, the distinct names asked and the protocol
+    counts: a person should read it once. A finding joins a lead when their windows overlap
+    (within ``gap``) and they share an entity value (the same source address, domain, user)
+    or their series share a group value (``zeek.dns``). The lead keeps its own sentence and
+    lists the others in ``details["related"]``; each of them gets ``details["part_of"]``.
+
+    Returns:
+        The leads in rank order, and the findings folded into them.
+    """
+    leads: list[tuple[Anomaly, set[str], datetime, datetime]] = []
+    folded: list[Anomaly] = []
+    for anomaly in ranked:
+        facets = _facets(anomaly)
+        for index, (lead, lead_facets, start, end) in enumerate(leads):
+            if anomaly.start <= end + gap and start <= anomaly.end + gap and facets & lead_facets:
+                lead.details.setdefault("related", []).append(
+                    {"id": anomaly.id, "series": anomaly.series_name, "kind": anomaly.kind,
+                     "explanation": anomaly.explanation}
+                )  # fmt: skip
+                anomaly.details["part_of"] = lead.id
+                leads[index] = (
+                    lead,
+                    lead_facets | facets,
+                    min(start, anomaly.start),
+                    max(end, anomaly.end),
+                )
+                folded.append(anomaly)
+                break
+        else:
+            leads.append((anomaly, facets, anomaly.start, anomaly.end))
+    return [lead for lead, *_ in leads], folded
+
+
+def _facets(anomaly: Anomaly) -> set[str]:
+    values = {f"{e.field}={e.value}" for e in anomaly.entities}
+    values |= {f"key={v}" for v in anomaly.series_key if v is not None}
+    return values
 
 
 @dataclass(frozen=True)
@@ -431,6 +482,10 @@ def anomaly_rows(anomalies: Sequence[Anomaly]) -> list[dict[str, object]]:
                 ],
                 "explanation": a.explanation,
                 "reasons": list(a.reasons),
+                "related": [
+                    {"id": r["id"], "series": r["series"], "kind": r["kind"]}
+                    for r in a.details.get("related", [])
+                ],
                 "id": a.id,
             }
         )

@@ -530,6 +530,7 @@ def detect(
             "expected",
             "entities",
             "explanation",
+            "related",
             "id",
         ]
         _emit(rows, columns, output, out, nested=True)
@@ -698,6 +699,13 @@ def _print_anomalies(rows: Sequence[dict[str, Any]], out: TextIO) -> None:
         out.write("\n".join(body) + "\n")
         for reason in row.get("reasons") or []:
             line = textwrap.shorten(safe_terminal_text(str(reason)), width - 12, placeholder="…")
+            out.write(f"       · {line}\n")
+        related = row.get("related") or []
+        if related:
+            names = ", ".join(sorted({str(r["series"]) for r in related}))
+            line = textwrap.shorten(
+                safe_terminal_text(f"also seen in {names}"), width - 12, placeholder="…"
+            )
             out.write(f"       · {line}\n")
     if rows:
         out.write("\n")

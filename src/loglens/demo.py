@@ -96,6 +96,10 @@ def run_demo(
         for rank, anomaly in enumerate(detection.anomalies, start=1):
             text = safe_terminal_text(anomaly.explanation)
             out.write(f"   {rank:>2}. [{anomaly.severity}] {text}\n")
+            related = anomaly.details.get("related") or []
+            if related:
+                names = ", ".join(sorted({str(r["series"]) for r in related}))
+                out.write(f"       also seen in {safe_terminal_text(names)}\n")
         if detection.tagged_events:
             out.write(
                 f"   {format_count(detection.tagged_events)} events tagged loglens.anomaly "

@@ -53,8 +53,14 @@ def test_run_finds_the_incidents_and_writes_them_back(generated: tuple[Path, str
     for match in scored.matches:
         if match.incident.kind in ("port_scan", "ssh_brute_force"):
             assert match.entity_named, match.incident
-    assert len(stored) == len(report.anomalies) and report.series_analysed > 0
-    assert {row["id"] for row in stored} == {a.id for a in report.anomalies}
+    # Stored: the leads and the findings folded into them, each pointing to its lead.
+    leads = {a.id for a in report.anomalies}
+    assert len(stored) == len(report.anomalies) + len(report.related)
+    assert report.series_analysed > 0
+    assert {row["id"] for row in stored} == leads | {a.id for a in report.related}
+    for row in stored:
+        part_of = json.loads(row["details"]).get("part_of")
+        assert part_of is None or part_of in leads
     assert tagged > 0 and tagged_first > 0
     ranks = [a.severity for a in report.anomalies]
     order = ["critical", "high", "medium", "low"]

@@ -89,7 +89,10 @@ def test_the_sentence_of_the_issue():
 def test_drop_entities_are_shares_of_the_missing_traffic():
     anomaly = _finding(10, 12, 9, kind="dip", observed=200, expected=1200)
     anomaly.entities = [Contributor("host.name", "web-3", 0, 750)]
-    assert describe(anomaly).endswith("(83% below); 75% of the drop host web-3")
+    assert describe(anomaly).endswith("(83% below); 75% of the drop: host web-3")
+    # Attribution's totals (same window and amount as its entities) take precedence.
+    anomaly.details.update(window_total=100.0, baseline_total=600.0)
+    assert describe(anomaly).endswith("(83% below); 100% of the drop: host web-3")
 
 
 def test_other_kinds_keep_their_sentence_and_get_the_entity_once():

@@ -143,16 +143,22 @@ def entity_phrase(anomaly: Anomaly) -> str:
         shares = [x for x in (share, _share(partner, anomaly, rising)) if x is not None]
         share = min(shares) if shares else None
     if share is not None:
-        prefix = f"{share:.0%}" if rising else f"{share:.0%} of the drop"
+        prefix = f"{share:.0%}" if rising else f"{share:.0%} of the drop:"
         text = f"{prefix} {text}"
     return text
 
 
 def _share(entity: Contributor, anomaly: Anomaly, rising: bool) -> float | None:
+    # Attribution's totals cover the same window and amount as its entities; the anomaly's own
+    # observed/expected may be over its headline window only.
+    observed = anomaly.details.get("window_total", anomaly.observed)
+    expected = anomaly.details.get("baseline_total", anomaly.expected)
+    if not isinstance(observed, int | float) or not isinstance(expected, int | float):
+        observed, expected = anomaly.observed, anomaly.expected
     if rising:
-        total, part = anomaly.observed, entity.observed
+        total, part = float(observed), entity.observed
     else:
-        total, part = anomaly.expected - anomaly.observed, entity.expected - entity.observed
+        total, part = float(expected) - float(observed), entity.expected - entity.observed
     if not (math.isfinite(total) and total > 0 and math.isfinite(part)):
         return None
     return min(max(part / total, 0.0), 1.0)
