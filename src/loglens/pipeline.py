@@ -39,7 +39,7 @@ from loglens.sources.files import (
     expand_inputs,
 )
 from loglens.store import open_store
-from loglens.store.base import IngestRecord, Store, WriteSummary
+from loglens.store.base import IngestRecord, Query, Store, WriteSummary
 
 TRUNCATED_TAG = "_truncated"
 LABELS_SKIP_REASON = "ground truth written by loglens generate (labels), not a log"
@@ -226,13 +226,16 @@ class Pipeline:
         ctx: ParseContext,
         record: IngestRecord,
     ) -> None:
+        # Ids differ within an input, so an input that starts on an empty store cannot meet a
+        # stored id: its batches skip the duplicate check (the first, biggest load of a store).
+        known_new = self.store.count(Query()) == 0
         for batch in batches:
             con.register("_batch_arrow", batch.table())
             con.register("_batch_errors", _errors_table(batch.errors))
             con.register("_batch_truncated", _numbers_table(batch.truncated))
             try:
                 counts, events_sql = self._stage(con, batch, parser, parser_sql, ctx)
-                summary: WriteSummary = self.store.write_staged(events_sql)
+                summary: WriteSummary = self.store.write_staged(events_sql, known_new=known_new)
             finally:
                 for name in ("_batch_arrow", "_batch_errors", "_batch_truncated"):
                     con.unregister(name)

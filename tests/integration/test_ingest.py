@@ -88,6 +88,17 @@ def test_json_documents_keep_their_raw_text_by_default(tmp_path: Path) -> None:
     assert all(r["event.original"] for r in rows)  # the parser does not capture every key
 
 
+def test_a_rotated_copy_in_the_same_run_as_its_original_adds_nothing(tmp_path: Path) -> None:
+    # The first input meets an empty store (no duplicate check); the second must still be
+    # checked against what the first stored.
+    copy = tmp_path / "access.log.1"
+    copy.write_bytes(APACHE.read_bytes())
+    config = make_config(tmp_path)
+    first, second = ingest(config, APACHE, copy)
+    assert (first.parsed, first.duplicates) == (1499, 0)
+    assert (second.parsed, second.failed, second.duplicates) == (0, 0, 1500)
+
+
 def test_reingest_adds_nothing_and_counts_duplicates(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     ingest(config, APACHE)
@@ -150,8 +161,8 @@ from loglens.pipeline import Pipeline
 import loglens.store.duckdb as store_module
 
 original = store_module.DuckDBStore.write_staged
-def slow_write(self, sql):
-    summary = original(self, sql)
+def slow_write(self, sql, **kwargs):
+    summary = original(self, sql, **kwargs)
     print("batch", flush=True)
     import time; time.sleep(0.5)
     return summary

@@ -157,7 +157,7 @@ class Store(Protocol):
         """The DuckDB connection parsers run in (the store's own for DuckDB)."""
         ...
 
-    def write_staged(self, events_sql: str) -> WriteSummary:
+    def write_staged(self, events_sql: str, *, known_new: bool = False) -> WriteSummary:
         """Store the rows of a SELECT run on the staging connection (canonical columns and
         ``_failed``); rows whose ``event.id`` is already stored are counted as duplicates."""
         ...

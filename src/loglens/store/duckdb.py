@@ -138,40 +138,56 @@ class DuckDBStore:
     def staging_connection(self) -> duckdb.DuckDBPyConnection:
         return self.con
 
-    def write_staged(self, events_sql: str) -> WriteSummary:
+    def write_staged(self, events_sql: str, *, known_new: bool = False) -> WriteSummary:
         """Insert the new rows of ``events_sql`` (run on this connection) in one transaction.
 
         ``events_sql`` yields the canonical columns plus ``_record_no`` (unique in the batch)
         and ``_failed``. Ids are computed once into a small table with a duplicate flag; the
         insert joins it on ``_record_no`` and takes the id from it, so the hash is not computed
         twice and the events table is scanned for ids once.
+
+        ``known_new``: the caller knows no stored event can share an id with these rows (the
+        store held no events when their input began, and ids differ within an input), so the
+        duplicate check is skipped — the first load of a store, where it costs the most.
         """
         con = self.con
         try:
             self._run("BEGIN TRANSACTION")
-            self._run(
-                f"""CREATE OR REPLACE TEMP TABLE _write_ids AS
-                    WITH ids AS (SELECT _record_no, "event.id" AS id, _failed
-                                 FROM ({events_sql}))
-                    SELECT ids.*, ids.id IN (SELECT "event.id" FROM events) AS dup FROM ids"""
-            )
-            counts = con.execute(
-                """SELECT count(*) FILTER (WHERE dup),
-                          count(*) FILTER (WHERE _failed AND NOT dup),
-                          count(*) - count(DISTINCT _record_no)
-                   FROM _write_ids"""
-            ).fetchall()
+            if known_new:
+                counts = con.execute(
+                    f"""SELECT 0, count(*) FILTER (WHERE _failed),
+                               count(*) - count(DISTINCT _record_no)
+                        FROM ({events_sql})"""
+                ).fetchall()
+            else:
+                self._run(
+                    f"""CREATE OR REPLACE TEMP TABLE _write_ids AS
+                        WITH ids AS (SELECT _record_no, "event.id" AS id, _failed
+                                     FROM ({events_sql}))
+                        SELECT ids.*, ids.id IN (SELECT "event.id" FROM events) AS dup FROM ids"""
+                )
+                counts = con.execute(
+                    """SELECT count(*) FILTER (WHERE dup),
+                              count(*) FILTER (WHERE _failed AND NOT dup),
+                              count(*) - count(DISTINCT _record_no)
+                       FROM _write_ids"""
+                ).fetchall()
             if counts[0][2]:
                 # A join that repeats records would store events twice: refuse the batch.
                 raise StoreError(
                     "the batch repeats records; nothing was written", location=self.url
                 )
-            inserted = con.execute(
-                f"""INSERT INTO events ({_COLUMN_LIST})
-                    SELECT {_INSERT_COLUMNS} FROM ({events_sql}) s
-                    JOIN (SELECT _record_no, id FROM _write_ids WHERE NOT dup) w
-                        USING (_record_no)"""
-            ).fetchall()
+            if known_new:
+                inserted = con.execute(
+                    f"INSERT INTO events ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM ({events_sql})"
+                ).fetchall()
+            else:
+                inserted = con.execute(
+                    f"""INSERT INTO events ({_COLUMN_LIST})
+                        SELECT {_INSERT_COLUMNS} FROM ({events_sql}) s
+                        JOIN (SELECT _record_no, id FROM _write_ids WHERE NOT dup) w
+                            USING (_record_no)"""
+                ).fetchall()
             self._run("COMMIT")
         except StoreError:
             _rollback(con)
