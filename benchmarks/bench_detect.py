@@ -192,8 +192,16 @@ def quality(days: int, seed: int) -> dict[str, Any]:
         runs: dict[str, Any] = {}
         for name, methods in [("ensemble", METHODS), *[(m, (m,)) for m in METHODS]]:
             started = time.perf_counter()
+            # Alone, a detector's findings stand on their own (no agreement asked).
+            agreement = DetectSettings().needs_agreement if name == "ensemble" else ()
             report = run_detection(
-                opened, DetectSettings(methods=methods, write_back=False, attribute_top=400)
+                opened,
+                DetectSettings(
+                    methods=methods,
+                    write_back=False,
+                    attribute_top=400,
+                    needs_agreement=agreement,
+                ),
             )
             runs[name] = {
                 **_score(report.anomalies, labels),
@@ -219,7 +227,8 @@ def quality(days: int, seed: int) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=28)
-    parser.add_argument("--seed", type=int, default=7)
+    # 7 is the seed the detectors were tuned on; 3 was never looked at while tuning.
+    parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--parts", default="speed,e2e,quality")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "detect.json")
     args = parser.parse_args()
