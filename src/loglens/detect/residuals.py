@@ -663,7 +663,7 @@ def window_anomaly(
         )
     else:
         line = (
-            f"{detector}: z {window.score:.1f} over {window.stop - window.first} buckets; "
+            f"{detector}: z {window.score:.1f} over {_buckets(window.stop - window.first)}; "
             f"peak {format_time(peak_time)} UTC {format_number(peak_observed)} vs "
             f"{format_number(peak_expected)} expected ({reason})"
         )
@@ -685,3 +685,7 @@ def window_anomaly(
     anomaly.explanation = describe(anomaly)
     anomaly.id = anomaly_id(series.key, start, end, window.kind)
     return anomaly
+
+
+def _buckets(count: int) -> str:
+    return "1 bucket" if count == 1 else f"{count} buckets"
