@@ -408,7 +408,7 @@ class Pipeline:
             ),
             "event.module": f"coalesce({parsed('event.module')}, {module_default})",
             "event.dataset": parsed("event.dataset"),
-            "event.original": self._original_sql(parser, failed),
+            "event.original": self._original_sql(parser, failed, produced),
             "event.ingested": f"'{ingested}'",
             "log.file.path": _sql_literal(ctx.source),
             "log.file.line": "b.line_no",
@@ -455,9 +455,15 @@ class Pipeline:
             f"WHERE NOT b._blank AND NOT {skip}"
         )
 
-    def _original_sql(self, parser: Parser, failed: str) -> str:
-        """The raw record, for failures always; for parsed records as ``keep_original`` says."""
+    def _original_sql(self, parser: Parser, failed: str, produced: set[str]) -> str:
+        """The raw record, for failures always; for parsed records as ``keep_original`` says.
+
+        With ``auto``, a parser's ``_complete`` column decides record by record (the raw text
+        is kept unless it is true); without one, the parser's ``lossless`` attribute does.
+        """
         keep = self.config.ingest.keep_original
+        if keep == "auto" and "_complete" in produced:
+            return f"CASE WHEN {failed} OR NOT coalesce(p._complete, false) THEN b.raw END"
         if keep == "all" or (keep == "auto" and not parser.lossless):
             return "b.raw"
         return f"CASE WHEN {failed} THEN b.raw END"

@@ -544,21 +544,25 @@ class PathCandidates:
         self.top_keys = None if top_keys is None else frozenset(top_keys)
         self.paths: list[str] = []
         """The JSON paths read, in list order (slot ``n`` is ``paths[n - 1]``)."""
+        self.keys: list[tuple[str, ...]] = []
+        """The keys each path goes through, from the top (``("source", "ip")``, or
+        ``("source.ip",)`` for the flat variant), in the order of :attr:`paths`."""
         self._candidates: dict[str, list[list[int]]] = {}
         self._used: dict[str, set[int]] = {"j": set(), "js": set(), "jb": set()}
         for target, paths in targets:
             candidates = self._candidates.setdefault(target, [])
             for path in paths:
                 # A dotted path is read nested and, as in exports, as one flat key.
-                variants = [(path.split(".", 1)[0], json_path(path))]
+                variants = [(tuple(path.split(".")), json_path(path))]
                 if flat_aliases and "." in path:
-                    variants.append((path, json_path(path, flat=True)))
+                    variants.append(((path,), json_path(path, flat=True)))
                 slots = []
-                for top, variant in variants:
-                    if self.top_keys is not None and top not in self.top_keys:
+                for keys, variant in variants:
+                    if self.top_keys is not None and keys[0] not in self.top_keys:
                         continue
                     if variant not in self.paths:
                         self.paths.append(variant)
+                        self.keys.append(keys)
                     slots.append(self.paths.index(variant) + 1)  # DuckDB lists are 1-based
                 candidates.append(slots)
 
@@ -596,38 +600,97 @@ class PathCandidates:
             texts.append(first_sql(parts))
         return texts
 
-    def layers_sql(self, source: str) -> str:
+    def candidate_slots(self, target: str) -> list[list[int]]:
+        """The read slots of each candidate of ``target``, best first (unread ones left out)."""
+        return [slots for slots in self._candidates.get(target, []) if slots]
+
+    def targets(self) -> list[str]:
+        """Every target, in the order given."""
+        return list(self._candidates)
+
+    def slot_sql(self, slot: int, values: str = "j") -> str:
+        """SQL of one slot's text in layer ``values`` (``j``, ``js`` or ``jb``, as :meth:`texts`).
+
+        In the column layout the slot is read from then on, like the candidates :meth:`texts`
+        returns.
+        """
+        if self.planned:
+            self._used[values].add(slot)
+            return f"{values}_{slot}"
+        return f"{values}[{slot}]"
+
+    def _extracted(self) -> list[int]:
+        """The slots the column layout extracts, in the order of its list ``j``."""
+        return sorted(self._used["j"] | self._used["js"] | self._used["jb"])
+
+    def list_position(self, slot: int) -> int:
+        """Where ``slot`` is in the list ``j`` of extracted texts (once every use is known).
+
+        The list layout holds every path; the column layout only the slots read
+        (:meth:`texts`, :meth:`slot_sql`), so call this after the last of those.
+        """
+        return self._extracted().index(slot) + 1 if self.planned else slot
+
+    def layers_sql(
+        self,
+        source: str,
+        carried: Sequence[tuple[str, str]] = (),
+        seen: Iterable[int] | None = None,
+    ) -> str:
         """CTEs ``src`` .. ``clean`` over ``source``: record_no, _error and the value layers.
 
         In the column layout, call this after every :meth:`texts` (it emits only what they
         read) and only for records known to be JSON objects (``_error`` is NULL).
+
+        Args:
+            source: the records (``record_no``, ``raw``).
+            carried: more columns, ``(name, SQL over raw and j)``, kept in every layer; ``j``
+                is the list of extracted texts (see :meth:`list_position`). In the list layout
+                the SQL must accept any text (records that are not JSON objects reach it too).
+            seen: in the column layout, the slots the sample has values for. The others get
+                ``_rare`` (whether any of them has a value): where none has, their texts are
+                constant NULLs, so that their layers and casts cost next to nothing. The values
+                are the same either way.
         """
+        extras = [f"{sql} AS {name}" for name, sql in carried]
+        names = [name for name, _ in carried]
         if not self.planned:
             return f"""src AS (
-    SELECT record_no, {record_error_sql()} AS _error, {self.values_sql()} AS j FROM {source}
+    SELECT {select_list(["record_no", "raw", f"{record_error_sql()} AS _error",
+                         f"{self.values_sql()} AS j"])}
+    FROM {source}
 ),
 scalars AS (
-    SELECT record_no, _error, j, {scalar_list_sql("j")} AS js FROM src
+    SELECT {select_list(["record_no", "_error", "j", *extras,
+                         f"{scalar_list_sql('j')} AS js"])}
+    FROM src
 ),
 clean AS (
-    SELECT record_no, _error, j, js, {blank_list_sql("js")} AS jb FROM scalars
-)"""
+    SELECT {select_list(["record_no", "_error", "j", "js", *names,
+                         f"{blank_list_sql('js')} AS jb"])}
+    FROM scalars
+)"""  # fmt: skip
         blank = sorted(self._used["jb"])
         scalar = sorted(self._used["js"] | self._used["jb"])
-        text = sorted(self._used["j"] | set(scalar))
+        text = self._extracted()
         paths = ", ".join(sql_string(self.paths[slot - 1]) for slot in text)
         extracted = f"json_extract_string(raw, [{paths}])" if text else "NULL"
         texts = [f"j[{i}] AS j_{slot}" for i, slot in enumerate(text, 1)]
         scalars = [f"{scalar_sql(f'j_{slot}')} AS js_{slot}" for slot in scalar]
         blanks = [f"{blank_to_null_sql(f'js_{slot}')} AS jb_{slot}" for slot in blank]
+        rare = [f"j_{slot}" for slot in text if seen is not None and slot not in seen]
+        rare_sql = f"{first_sql(rare)} IS NOT NULL" if rare else "false"
+        guarded = f"REPLACE ({', '.join(f'CASE WHEN _rare THEN {j} END AS {j}' for j in rare)})"
         return f"""src AS (
-    SELECT record_no, {extracted} AS j FROM {source}
+    SELECT {select_list(["record_no", "raw", f"{extracted} AS j"])} FROM {source}
 ),
 texts AS (
-    SELECT {select_list(["record_no", "CAST(NULL AS VARCHAR) AS _error", *texts])}
+    SELECT {select_list(["record_no", "CAST(NULL AS VARCHAR) AS _error", *texts, *extras])}
     FROM src
 ),
-scalars AS (SELECT {select_list(["*", *scalars])} FROM texts),
+rare AS (SELECT *, {rare_sql} AS _rare FROM texts),
+guarded AS (SELECT * {guarded if rare else ""} FROM rare),
+scalars AS (SELECT {select_list(["*", *scalars])} FROM guarded),
 clean AS (SELECT {select_list(["*", *blanks])} FROM scalars)"""
 
 
@@ -760,20 +823,33 @@ class EcsJsonParser(Parser):
         completed = [
             self._column(paths, f, ctx, kibana, alias=f"_{i}") for i, f in enumerate(_ECS_COMPLETED)
         ]
-        excluded = ", ".join(f"_{i}" for i in range(len(_ECS_COMPLETED)))
         extra = self._extra(paths, kibana)
+        outputs = {f: quote_ident(f) for f in fields}
+        outputs.update({f: f"_{i}" for i, f in enumerate(_ECS_COMPLETED)})
+        seen = _seen_slots(paths, ctx.sample)
+        check = CompletenessCheck(paths, outputs, seen)
+        layers = paths.layers_sql(source, check.layer_items(), seen)
+        carried = check.carried()
+        excluded = ", ".join([*carried, *(f"_{i}" for i in range(len(_ECS_COMPLETED)))])
         return f"""
-WITH {paths.layers_sql(source)},
-shaped AS (SELECT *, {f"coalesce({kibana}, false)" if kibana else "false"} AS kibana FROM clean),
+WITH {layers},
+shaped AS (
+    SELECT *, {f"coalesce({kibana}, false)" if kibana else "false"} AS kibana,
+       {select_list(check.shaped_items())}
+    FROM clean
+),
+lists AS (SELECT *, {select_list(check.lists_items())} FROM shaped),
+kinds AS (SELECT *, {check.kinds_item()} FROM lists),
 mapped AS (
-    SELECT record_no, _error, kibana,
+    SELECT {select_list(["record_no", "_error", "kibana", *carried])},
        {select_list(columns)},
        {select_list(completed)},
        {extra} AS extra
-    FROM shaped
+    FROM kinds
 )
 SELECT record_no,
        * EXCLUDE (record_no, _error, kibana, {excluded}),
+       coalesce(NOT kibana AND _error IS NULL AND {check.sql()}, false) AS _complete,
        coalesce(_0, 'event') AS "event.kind",
        coalesce(_1, CASE WHEN kibana THEN 'kibana' END,
                 CASE WHEN contains(_2, '.') THEN split_part(_2, '.', 1) END,
@@ -828,6 +904,323 @@ FROM mapped
         merged = merge_json_sql([f"json_object({args})"])
         # Most records have none of these keys: skip building and merging an empty object.
         return f"CASE WHEN coalesce({', '.join(v for _, v in pairs)}) IS NOT NULL THEN {merged} END"
+
+
+# A time the column holds exactly: UTC, at most microseconds (TIMESTAMPTZ's precision).
+_EXACT_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|\+00:00)"
+
+
+def colon_count_sql(raw: str) -> str:
+    """How many ``:`` a JSON text holds; -1 when it spells one as ``\\u003a``.
+
+    A JSON object member has exactly one ``:`` outside strings, so a document holds one per
+    member plus those inside its keys and strings (the escape aside, which is why it gives
+    -1): this counts members without parsing (see :class:`CompletenessCheck`).
+    """
+    escaped = f"contains({raw}, '\\u003a') OR contains({raw}, '\\u003A')"
+    return f"CASE WHEN {escaped} THEN -1 ELSE len(string_split({raw}, ':')) - 1 END"
+
+
+def _colons_sql(text: str) -> str:
+    """One plus the ``:`` inside an extracted text, 0 for NULL (no value)."""
+    return (
+        f"CASE WHEN {text} IS NULL THEN 0 WHEN contains({text}, ':') "
+        f"THEN len(string_split({text}, ':')) ELSE 1 END"
+    )
+
+
+def _opens_sql(text: str) -> str:
+    """Whether extracted text starts like a JSON array or object (compared as bytes)."""
+    return f"(({text} >= '[' AND {text} < '\\') OR ({text} >= '{{' AND {text} < '|'))"
+
+
+class CompletenessCheck:
+    """``_complete`` of the ECS parser: whether a record's columns and ``extra`` hold it all.
+
+    A record is complete when:
+
+    1. every member of the document is on a path the parser read. A member has exactly one
+       ``:`` outside strings, so the document (``_colons``, :func:`colon_count_sql`) must hold
+       exactly as many ``:`` as the values present account for: one per value and those
+       inside its text, plus one per object on the way to a value. A member nothing reads, a
+       ``null``, an empty object or a repeated key adds one, so such a record is never
+       complete;
+    2. each value present is held as written (:meth:`_held`): one path present at most per
+       column (a flat ``"source.ip"`` next to the nested one: one of them is not stored), and
+       no object, no array where one value goes, no text the column rewrites.
+
+    The Kibana keys are left out (their records are never complete: the parser says so), and
+    NULL counts as not complete.
+
+    In the column layout (a plan: the usual records) the paths the sample showed (``seen``)
+    get plain expressions, the cheapest to run; the whole check, in lambdas over lists of the
+    paths, runs only for the records with another path. The list layout (the full reading:
+    rare records, but its SQL is bound for every batch) uses the lambdas alone, to keep the
+    SQL short. Both give the same answer.
+
+    The SQL comes in steps, each over the last: :meth:`layer_items` (in the layers),
+    :meth:`shaped_items`, :meth:`lists_items`, :meth:`kinds_item`, then :meth:`sql` over the
+    columns :meth:`carried` names and the outputs.
+    """
+
+    def __init__(
+        self, paths: PathCandidates, outputs: Mapping[str, str], seen: Iterable[int] = ()
+    ) -> None:
+        """Prepare the check of the paths ``paths`` reads into the columns ``outputs`` names.
+
+        Args:
+            paths: the parser's paths (either layout).
+            outputs: field → the SQL name of its column where :meth:`sql` runs.
+            seen: the slots the sample has values for (speed only: the answer does not
+                depend on it).
+        """
+        self.paths = paths
+        self.outputs = outputs
+        self.targets: list[tuple[str, list[int]]] = []
+        for target in paths.targets():
+            slots = [slot for candidate in paths.candidate_slots(target) for slot in candidate]
+            if slots and not target.startswith("kibana:"):
+                self.targets.append((target, slots))
+        self.order = sorted({slot for _, slots in self.targets for slot in slots})
+        self.position = {slot: i for i, slot in enumerate(self.order, 1)}
+        self.seen = set(seen) & set(self.order)
+        # Each object on the way to a value is a member too: objects by their keys, numbered.
+        self.parents: dict[tuple[str, ...], int] = {}
+        self.parents_of = {
+            slot: [
+                self.parents.setdefault(keys[:depth], len(self.parents) + 1)
+                for depth in range(1, len(keys))
+            ]
+            for slot, keys in ((slot, paths.keys[slot - 1]) for slot in self.order)
+        }
+        for slot in self.order:  # every checked text and scalar is read, from the start
+            paths.slot_sql(slot, "j")
+            paths.slot_sql(slot, "js")
+
+    def _j(self, slot: int, layer: str = "j") -> str:
+        """One path's text (``j``) or scalar (``js``)."""
+        return self.paths.slot_sql(slot, layer)
+
+    def _list(self, layer: str) -> str:
+        """The texts (``j``) or scalars (``js``) of the checked paths, as one list."""
+        if self.paths.planned:
+            return f"([{', '.join(self._j(slot, layer) for slot in self.order)}]::VARCHAR[])"
+        return self._pick(layer, self.order)
+
+    @staticmethod
+    def _ints(numbers: Iterable[int]) -> str:
+        return f"[{', '.join(map(str, numbers))}]"
+
+    @staticmethod
+    def _pick(values: str, positions: Sequence[int]) -> str:
+        """The elements of list ``values`` at ``positions``, by slices where they run on."""
+        runs: list[list[int]] = []
+        for p in positions:
+            if runs and p == runs[-1][1] + 1:
+                runs[-1][1] = p
+            else:
+                runs.append([p, p])
+        if not runs or len(runs) > 4:
+            return f"list_select({values}, [{', '.join(map(str, positions))}])"
+        slices = [f"{values}[{a}:{b}]" for a, b in runs]
+        return slices[0] if len(slices) == 1 else f"list_concat({', '.join(slices)})"
+
+    def layer_items(self) -> list[tuple[str, str]]:
+        """Columns for :meth:`PathCandidates.layers_sql`: ``raw`` and ``_colons``."""
+        return [("raw", "raw"), ("_colons", colon_count_sql("raw"))]
+
+    def carried(self) -> list[str]:
+        """The columns :meth:`sql` reads besides the outputs (to carry them to it)."""
+        names = ["_colons", "_jk", "_J", "_JS"]
+        if not self.paths.planned:
+            return [*names, "j", "js"]
+        slots = [f"{layer}_{slot}" for layer in ("j", "js") for slot in self.order]
+        return [*names, "_rare", *slots]
+
+    def shaped_items(self) -> list[str]:
+        """``_jt``, over the layers: the JSON types of the paths, only for records with a ``[``
+        (an array, or text that may look like one: extracted text does not tell ``[1]`` from
+        ``"[1]"``; objects show as NULL scalars)."""
+        paths = ", ".join(sql_string(self.paths.paths[slot - 1]) for slot in self.order)
+        return [
+            f"CASE WHEN _error IS NULL AND contains(raw, '[') "
+            f"THEN json_type(raw, [{paths}]) END AS _jt"
+        ]
+
+    def lists_items(self) -> list[str]:
+        """``_J`` and ``_JS``: the texts and scalars of the checked paths, as lists (in a plan
+        only for the records that need them: a ``[`` or a path the sample did not show)."""
+        if not self.paths.planned:
+            return [f"{self._list(layer)} AS _{layer.upper()}" for layer in ("j", "js")]
+        return [
+            f"CASE WHEN _rare OR _jt IS NOT NULL THEN {self._list(layer)} END AS _{layer.upper()}"
+            for layer in ("j", "js")
+        ]
+
+    def kinds_item(self) -> str:
+        """``_jk``: each value's kind (:meth:`_kind_sql`) where ``_jt`` is known, else NULL
+        (every value is a plain scalar)."""
+        kind = self._kind_sql("z[1]", "z[2]", "z[3]")
+        return (
+            f"CASE WHEN _jt IS NOT NULL "
+            f"THEN list_transform(list_zip(_J, _JS, _jt), lambda z: {kind}) END AS _jk"
+        )
+
+    @staticmethod
+    def _kind_sql(j: str, js: str, jt: str) -> str:
+        """What a path's value is: NULL (absent), ``s`` (a scalar whose scalar text is the
+        value as written), ``1`` (an array of one such scalar), ``a`` (another array) or ``x``
+        (an object, or text :func:`scalar_sql` rewrites)."""
+        return (
+            f"CASE WHEN {j} IS NULL THEN NULL WHEN NOT {_opens_sql(j)} THEN 's' "
+            f"WHEN {jt} = 'VARCHAR' THEN CASE WHEN {js} = {j} THEN 's' ELSE 'x' END "
+            f"WHEN {jt} = 'ARRAY' THEN CASE WHEN json_array_length({j}) = 1 "
+            f"AND NOT {_opens_sql(js)} THEN '1' ELSE 'a' END ELSE 'x' END"
+        )
+
+    def sql(self) -> str:
+        """The check (NULL or false: not complete)."""
+        tags = [self.position[slot] for target, slots in self.targets for slot in slots
+                if target == "tags"]  # fmt: skip
+        # Objects and rewritten text are never held; whole arrays only in tags.
+        single = [p for p in self.position.values() if p not in tags]
+        shapes = (
+            "(_jk IS NULL OR (NOT list_contains(_jk, 'x') AND NOT list_contains("
+            f"{self._pick('_jk', single)}, 'a')))"
+        )
+        # Every path, in lambdas over lists of them: short SQL for the full reading, and in a
+        # plan for the records that have a path the sample did not (rare, slower per record).
+        every = " AND ".join(self._checks_list("_J", "_JS"))
+        if not self.paths.planned:
+            return f"{shapes} AND {every}"
+        seen = self._checks(self.seen)
+        return f"{shapes} AND CASE WHEN _rare THEN {every} ELSE {seen} END"
+
+    def _checks(self, slots: set[int]) -> str:
+        """The whole check for records whose values are all in ``slots`` (plain expressions)."""
+        members = [_colons_sql(self._j(s)) for s in self.order if s in slots]
+        for parent in self.parents.values():
+            below = [self._j(s) for s in self.order if s in slots and parent in self.parents_of[s]]
+            if below:
+                members.append(f"({' OR '.join(f'{j} IS NOT NULL' for j in below)})::INTEGER")
+        checks = [f"_colons = {' + '.join(members) or '0'}"]
+        for target, all_slots in self.targets:
+            present = [s for s in all_slots if s in slots]
+            if present:
+                checks += self._target_checks(target, present)
+        return "(" + " AND ".join(checks) + ")"
+
+    def _target_checks(self, target: str, slots: Sequence[int]) -> list[str]:
+        """One path present at most, and its value held (plain expressions)."""
+        texts = [self._j(slot) for slot in slots]
+        checks = []
+        if len(slots) == 2:
+            checks.append(f"({texts[0]} IS NULL OR {texts[1]} IS NULL)")
+        elif len(slots) > 2:
+            present = " + ".join(f"({j} IS NOT NULL)::INTEGER" for j in texts)
+            checks.append(f"{present} <= 1")
+        # With one path present at most, the first present is the one. Where the scalar is
+        # NULL for a text (an object), the text stands in: no column equals it.
+        scalars = [self._j(slot, "js") for slot in slots]
+        kind = first_sql([*(f"_jk[{self.position[slot]}]" for slot in slots), "'s'"])
+        field = None if target.startswith("extra:") else target
+        j, js, value = first_sql(texts), first_sql(scalars), first_sql([*scalars, *texts])
+        checks.append(self._held(field, kind, j, js, value))
+        return checks
+
+    def _checks_list(self, texts: str, scalars: str) -> list[str]:
+        """The whole check in lambdas over ``texts`` and ``scalars``: lists of the checked
+        paths' texts and scalars, in the order of :attr:`order`."""
+
+        def nth(values: str, t: str) -> str:
+            return f"list_filter(list_select({values}, {t}), lambda x: x IS NOT NULL)[1]"
+
+        def lists(groups: Iterable[Sequence[int]]) -> str:
+            return f"[{', '.join(self._ints(self.position[s] for s in g) for g in groups)}]"
+
+        ids = ", ".join(self._ints(self.parents_of[slot]) for slot in self.order)
+        objects = (
+            f"len(list_distinct(flatten(list_transform({texts}, lambda x, i: "
+            f"CASE WHEN x IS NOT NULL THEN ([{ids}]::INTEGER[][])[i] ELSE []::INTEGER[] END))))"
+        )
+        values = f"list_sum(list_transform({texts}, lambda x: {_colons_sql('x')}))"
+        checks = [f"_colons = coalesce({values}, 0) + {objects}"]
+        several = [slots for _, slots in self.targets if len(slots) > 1]
+        if several:
+            checks.append(
+                f"list_bool_and(list_transform({lists(several)}, lambda t: "
+                f"list_count(list_select({texts}, t)) <= 1))"
+            )
+        plain = [(t, s) for t, s in self.targets if self._plain(t)]
+        if plain:
+            outputs = ", ".join(f"CAST({self.outputs[t]} AS VARCHAR)" for t, _ in plain)
+            value = f"coalesce({nth(scalars, 't')}, {nth(texts, 't')})"
+            expected = f"list_transform({lists(s for _, s in plain)}, lambda t: {value})"
+            checks.append(f"[{outputs}]::VARCHAR[] IS NOT DISTINCT FROM {expected}")
+        extras = [s for t, s in self.targets if t.startswith("extra:")]
+        if extras:
+            checks.append(
+                f"list_bool_and(list_transform({lists(extras)}, lambda t: "
+                f"(list_count(list_select({texts}, t)) = 0) "
+                f"= (nullif({nth(scalars, 't')}, '') IS NULL)))"
+            )
+        for target, slots in self.targets:
+            if not target.startswith("extra:") and not self._plain(target):
+                j = first_sql([f"{texts}[{self.position[slot]}]" for slot in slots])
+                js = first_sql([f"{scalars}[{self.position[slot]}]" for slot in slots])
+                kind = first_sql([*(f"_jk[{self.position[slot]}]" for slot in slots), "'s'"])
+                checks.append(self._held(target, kind, j, js, js))
+        return checks
+
+    @staticmethod
+    def _plain(target: str) -> bool:
+        """Whether a field's column, as text, must equal the value as written."""
+        if target.startswith("extra:"):
+            return False
+        return FIELD_BY_NAME[target].kind not in (Kind.DATE, Kind.KEYWORD_LIST)
+
+    def _held(self, field: str | None, kind: str, j: str, js: str, value: str) -> str:
+        """Whether the column of ``field`` (``extra`` when None) holds the value as written.
+
+        ``j``, ``js`` and ``kind`` are the text, scalar and kind of the path present (NULL
+        when none is: then it holds); ``value`` is the scalar, or the text where the scalar is
+        NULL (an object: no column equals it). Trimmed text, ``-``, a number with a fraction
+        where a count goes, a time with an offset or beyond microseconds, a spelling ECS's
+        lists or the address rules rewrite: none is held. Numbers count as their value
+        (``1.10`` is held as ``1.1``: JSON does not tell them apart).
+        """
+        if field is None:
+            return f"(({j} IS NULL) = (nullif({js}, '') IS NULL))"
+        out = self.outputs[field]
+        kind_of = FIELD_BY_NAME[field].kind
+        if kind_of is Kind.KEYWORD_LIST:
+            # Text split on commas with nothing dropped, or an array of scalars kept whole.
+            return (
+                f"({j} IS NULL OR CASE {kind} WHEN 's' THEN array_to_string({out}, ',') = {j} "
+                f"ELSE len({out}) = json_array_length({j}) "
+                f"AND NOT regexp_matches(substr({j}, 2), '[\\[{{]') END)"
+            )
+        if kind_of is Kind.DATE:
+            exact = f"regexp_full_match({js}, {sql_string(_EXACT_TIME)})"
+            return f"({j} IS NULL OR ({out} IS NOT NULL AND {exact}))"
+        if kind_of is Kind.LONG:
+            return f"CAST({out} AS VARCHAR) IS NOT DISTINCT FROM {value}"
+        return f"{out} IS NOT DISTINCT FROM {value}"
+
+
+def _seen_slots(paths: PathCandidates, sample: Sequence[str]) -> set[int]:
+    """The slots of ``paths`` that some JSON object of ``sample`` has a value for."""
+    docs = [doc for doc in map(json_object_record, sample) if doc is not None]
+    seen = set()
+    for slot, keys in enumerate(paths.keys, 1):
+        for doc in docs:
+            node: Any = doc
+            for key in keys:
+                node = node.get(key) if isinstance(node, dict) else None
+            if node is not None:
+                seen.add(slot)
+                break
+    return seen
 
 
 def _ecs_paths(top_keys: Iterable[str] | None) -> PathCandidates:
