@@ -10,7 +10,12 @@ any order:
 - ``_error`` VARCHAR: NULL when the record parsed, else the reason, which the pipeline stores with
   the raw record (event.kind ``pipeline_error``, tag ``_parse_failure``); a failed record keeps only
   ``@timestamp`` (if the parser could salvage it), ``event.module`` and ``event.dataset``;
-- optionally ``_skip`` BOOLEAN: true for lines that are not records (Zeek ``#`` headers).
+- optionally ``_skip`` BOOLEAN: true for lines that are not records (Zeek ``#`` headers);
+- optionally ``_complete`` BOOLEAN: true when the record's columns (with ``extra``) hold
+  everything the record says, so its raw text need not be kept (``ingest.keep_original``
+  ``auto``). It decides per record and wins over :attr:`Parser.lossless`; NULL or false keeps
+  the raw text. A parser says true only when sure: no value left unread, none dropped or
+  rewritten by a cast.
 
 Parsers are plain objects registered in ``loglens.parse.registry``; ``sniff`` scores a sample of
 records between 0 (not this format) and 1 (certainly this format).
@@ -64,7 +69,8 @@ class Parser(ABC):
     """Containers whose records this parser understands."""
     lossless: bool = False
     """True when the parsed columns (with ``extra``) hold everything a parsed record says, so the
-    raw text need not be kept as ``event.original`` (see ``ingest.keep_original``)."""
+    raw text need not be kept as ``event.original`` (see ``ingest.keep_original``). A parser
+    that outputs ``_complete`` decides record by record instead."""
 
     @abstractmethod
     def sniff(self, sample: Sample) -> float:

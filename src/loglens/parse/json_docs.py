@@ -26,12 +26,22 @@ flat dotted key (``{"source.ip": ..}``); the list is built from ``loglens.schema
 - event.dataset: the document's; else ``kibana.sample_logs`` for the Kibana shape; else
   ``ecs.generic``. event.module: the document's; else the part of the dataset before its first
   dot (``nginx.access`` → ``nginx``); else ``ecs``.
-- Keys the schema lacks stay in the raw record (``event.original``); a fixed list of common ECS
-  fields (``_ECS_EXTRA``: event.provider, service.name, process.parent.*, user.id, url.scheme,
-  ...) is kept in ``extra`` under its ECS name.
+- Keys the schema lacks stay in the raw record (``event.original``, kept for such records:
+  below); a fixed list of common ECS fields (``_ECS_EXTRA``: event.provider, service.name,
+  process.parent.*, user.id, url.scheme, ...) is kept in ``extra`` under its ECS name.
 - Values are cast as for generic JSON (below); the documents claim to be ECS, so a value that
   does not fit its field (an address ``999.1.1.1``, an ``event.kind`` outside ECS's list) is
   dropped without a note: it is still in ``event.original``.
+- Completeness: the parser says per record (``_complete``, see :class:`CompletenessCheck`)
+  whether the columns and ``extra`` hold all of it, so that ``keep_original = auto`` keeps
+  the raw text only where they do not. Complete means every member of the document is on a
+  path the parser reads (no unread key, no ``null``, no repeated key, no second path for the
+  same column such as a flat ``"source.ip"`` next to the nested one) and every value comes
+  back as written: no value dropped or rewritten by a cast (trimmed text, ``-``, a number
+  with a fraction where a count goes, a time with an offset or beyond microseconds, a
+  spelling ECS's lists or the address rules change), no array where one value goes (a
+  one-element array is fine), no object. Kibana-shaped records are never complete. Numbers
+  count as their value (``1.10`` is held as ``1.1``).
 - Detection: 0.9 × the share of records that have ``@timestamp`` and at least two ECS top-level
   objects (``event``, ``source``, ``host``, ``http``, ``url``, ``ecs``, ...), or the Kibana
   sample shape.
@@ -39,7 +49,9 @@ flat dotted key (``{"source.ip": ..}``); the list is built from ``loglens.schema
   (``ctx.sample``), only the paths under those keys (a web log: 36 paths instead of 202, no
   Kibana keys or flat variants the sample lacks), each in a column of its own. Every other
   record (a new top-level key, leading blanks, not a JSON object) gets the full reading: one
-  ``json_keys`` per record decides, and a record's values never depend on the sample.
+  ``json_keys`` per record decides, and a record's values never depend on the sample. Within
+  a plan, the paths no sample record has a value for are worked on only where a record has
+  one (``_rare``); elsewhere they are constant NULLs, which cost next to nothing.
 
 Generic JSON (``json``) and tables
 ----------------------------------
