@@ -922,7 +922,8 @@ def _unheld(record: str, row: dict[str, Any]) -> list[str]:
             if isinstance(value, float) or _text(value) != _text(column):
                 problems.append(f"{path}: {value!r} came back as {column!r}")
         elif kind == "keyword_list":
-            expected = [_text(v) for v in value] if isinstance(value, list) else value.split(",")
+            texts = [_text(v) for v in value] if isinstance(value, list) else None
+            expected = texts if texts is not None else _text(value).split(",")
             if column != expected or "" in expected:
                 problems.append(f"{path}: {value!r} came back as {column!r}")
         elif column != _text(value):
