@@ -961,8 +961,8 @@ def test_the_oracle_sees_the_flaws() -> None:
     assert caught == {name: 0 if name == "escaped colon" else 4 for name in _FLAWS}
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(records=st.lists(_ECS_DOCS, min_size=1, max_size=12))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records=st.lists(_ECS_DOCS, min_size=1, max_size=16))
 def test_complete_records_hold_arbitrary_documents(records: list[str]) -> None:
     for row, record in zip(run_parser(ECS, records, CTX), records, strict=True):
         if row["_complete"]:
