@@ -981,3 +981,28 @@ def test_complete_with_and_without_a_plan_on_the_test_files() -> None:
     # Filebeat's documents carry ecs.version, agent.version, ...: not read, so not complete;
     # the flat Zeek document is read whole.
     assert [r["_complete"] for r in full] == [False, False, False, True, False]
+
+
+_PLAIN = {"@timestamp": "2024-05-20T14:02:11Z", "event": {"dataset": "a.b"}}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "whole"),
+    [
+        ("tags", "x,y", True),
+        ("message", "{not json", True),
+        ("tags", {"a": 1}, False),
+        ("message", {"a": 1}, False),
+        ("message", '{"a": 1}', False),
+        ("event.provider", {"a": 1}, False),
+        ("event.provider", '{"a": 1}', False),
+        ("user.name", {}, False),
+    ],
+)
+def test_objects_where_values_go_without_any_bracket(field: str, value: Any, whole: bool) -> None:
+    """A record with no ``[`` is never looked at for JSON types: objects must still show."""
+    doc = json.dumps({**_PLAIN, field: value})
+    assert "[" not in doc
+    (row,) = run_parser(ECS, [doc], CTX)
+    assert row["_complete"] is whole
+    assert (_unheld(doc, row) == []) is whole

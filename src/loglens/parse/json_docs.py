@@ -635,14 +635,6 @@ class PathCandidates:
         """The slots the column layout extracts, in the order of its list ``j``."""
         return sorted(self._used["j"] | self._used["js"] | self._used["jb"])
 
-    def list_position(self, slot: int) -> int:
-        """Where ``slot`` is in the list ``j`` of extracted texts (once every use is known).
-
-        The list layout holds every path; the column layout only the slots read
-        (:meth:`texts`, :meth:`slot_sql`), so call this after the last of those.
-        """
-        return self._extracted().index(slot) + 1 if self.planned else slot
-
     def layers_sql(
         self,
         source: str,
@@ -656,9 +648,9 @@ class PathCandidates:
 
         Args:
             source: the records (``record_no``, ``raw``).
-            carried: more columns, ``(name, SQL over raw and j)``, kept in every layer; ``j``
-                is the list of extracted texts (see :meth:`list_position`). In the list layout
-                the SQL must accept any text (records that are not JSON objects reach it too).
+            carried: more columns, ``(name, SQL over raw)``, kept in every layer. In the
+                list layout the SQL must accept any text (records that are not JSON objects
+                reach it too).
             seen: in the column layout, the slots the sample has values for. The others get
                 ``_rare`` (whether any of them has a value): where none has, their texts are
                 constant NULLs, so that their layers and casts cost next to nothing. The values
@@ -1206,9 +1198,11 @@ class CompletenessCheck:
         out = self.outputs[field]
         kind_of = FIELD_BY_NAME[field].kind
         if kind_of is Kind.KEYWORD_LIST:
-            # Text split on commas with nothing dropped, or an array of scalars kept whole.
+            # Text split on commas with nothing dropped (and no object, which would pass for
+            # text), or an array of scalars kept whole.
             return (
                 f"({j} IS NULL OR CASE {kind} WHEN 's' THEN array_to_string({out}, ',') = {j} "
+                f"AND NOT ({j} >= '{{' AND {j} < '|') "
                 f"ELSE len({out}) = json_array_length({j}) "
                 f"AND NOT regexp_matches(substr({j}, 2), '[\\[{{]') END)"
             )
