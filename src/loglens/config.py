@@ -2,7 +2,7 @@
 
 Every value is validated once, here, and an invalid one gives a single ``ConfigError`` that names
 the key (``ingest.year: expected an integer between 1970 and 2100, got 'soon'``). Secrets (the
-pseudonymisation key, later cluster passwords) are read from the environment only: the config
+pseudonymisation key, cluster passwords and API keys) are read from the environment only: the config
 names the variable, never holds the secret.
 
 Environment overrides use the dotted key in upper case with ``__`` between levels:
@@ -81,11 +81,37 @@ class PseudonymizeConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """How to reach Elasticsearch/OpenSearch. Secrets come from the variables named here."""
+
+    hosts: tuple[str, ...] = ("https://localhost:9200",)
+    """Used when a store or source URL names only an index (``es://logs-*``)."""
+    username: str = ""
+    password_env: str = "LOGLENS_CLUSTER_PASSWORD"
+    api_key_env: str = "LOGLENS_CLUSTER_API_KEY"
+    ca_certs: str = ""
+    """A CA bundle (PEM) to verify the cluster's certificate with; empty: the system's."""
+    verify_certs: bool = True
+    """Off only on the user's word, with a warning on every connection."""
+    request_timeout: float = 30.0
+    max_retries: int = 5
+    """Retries of a request answered 429/502/503/504 or cut off, with exponential backoff."""
+    retry_backoff: float = 0.5
+    """The first wait in seconds; doubled each retry (with jitter), at most ``retry_backoff_max``."""
+    retry_backoff_max: float = 30.0
+    index: str = "loglens-events"
+    """The index events are written to when a store URL names none."""
+    bulk_docs: int = 2000
+    bulk_bytes: int = 5_000_000
+
+
+@dataclass(frozen=True)
 class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     pseudonymize: PseudonymizeConfig = field(default_factory=PseudonymizeConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     def with_overrides(self, overrides: Mapping[str, object]) -> Config:
         """A copy with dotted-key overrides applied (CLI flags); None values are ignored."""
@@ -304,11 +330,34 @@ def _as_memory_size(value: object) -> str:
     return text
 
 
+def _as_float(low: float, high: float) -> Callable[[object], float]:
+    def check(value: object) -> float:
+        try:
+            number = float(str(value).strip()) if not isinstance(value, bool) else None
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            raise ValueError(f"expected a number between {low:g} and {high:g}")
+        return number
+
+    return check
+
+
+def _as_hosts(value: object) -> tuple[str, ...]:
+    hosts = _as_str_tuple(value)
+    if not hosts:
+        raise ValueError("expected at least one host such as https://localhost:9200")
+    for host in hosts:
+        if not re.match(r"https?://[^/\s]+/?$", host):
+            raise ValueError(f"{host!r} is not a host URL such as https://es1.example.org:9200")
+    return hosts
+
+
 def _as_format(value: object) -> str:
     return _as_str(value).strip().lower() or "auto"
 
 
-_SECTIONS = {"store", "ingest", "network", "pseudonymize"}
+_SECTIONS = {"store", "ingest", "network", "pseudonymize", "cluster"}
 
 _VALIDATORS: dict[str, Callable[[object], object]] = {
     "store.url": _as_store_url,
@@ -325,4 +374,17 @@ _VALIDATORS: dict[str, Callable[[object], object]] = {
     "pseudonymize.key_env": _as_str,
     "pseudonymize.ip_fields": _as_str_tuple,
     "pseudonymize.name_fields": _as_str_tuple,
+    "cluster.hosts": _as_hosts,
+    "cluster.username": _as_str,
+    "cluster.password_env": _as_str,
+    "cluster.api_key_env": _as_str,
+    "cluster.ca_certs": _as_str,
+    "cluster.verify_certs": _as_bool,
+    "cluster.request_timeout": _as_float(0.1, 3600),
+    "cluster.max_retries": _as_int(0, 100),
+    "cluster.retry_backoff": _as_float(0.0, 600),
+    "cluster.retry_backoff_max": _as_float(0.0, 3600),
+    "cluster.index": _as_str,
+    "cluster.bulk_docs": _as_int(1, 100_000),
+    "cluster.bulk_bytes": _as_int(10_000, 1_000_000_000),
 }
