@@ -43,3 +43,13 @@ class StoreError(LoglensError):
 
 class GenerateError(LoglensError):
     """Synthetic traffic could not be generated with the given options."""
+
+
+class ClusterError(StoreError):
+    """Elasticsearch/OpenSearch failed a request; ``status``: the HTTP status if one came."""
+
+    def __init__(
+        self, message: str, *, location: str | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message, location=location)
+        self.status = status
