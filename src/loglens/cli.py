@@ -80,6 +80,17 @@ def cli(ctx: click.Context, config_path: str | None, store: str | None, debug: b
 @click.option("--timezone", help="Zone of timestamps without an offset (default UTC).")
 @click.option("--source-key", help="Mixed into event ids (tell apart identical sources).")
 @click.option(
+    "--host",
+    metavar="NAME",
+    help="The machine the inputs came from: host.name where a record names none.",
+)
+@click.option(
+    "--host-from-path",
+    metavar="REGEX",
+    help="Take host.name from each input's path: a regex with a group (?P<host>...), "
+    "e.g. 'remote/(?P<host>[^/]+)/'; wins over --host.",
+)
+@click.option(
     "--keep-original",
     type=click.Choice(["auto", "all", "failures"]),
     help="Store the raw record as event.original: auto (failures and formats a parser cannot "
@@ -100,6 +111,8 @@ def ingest(
     year: int | None,
     timezone: str | None,
     source_key: str | None,
+    host: str | None,
+    host_from_path: str | None,
     keep_original: str | None,
     pseudonymize: bool | None,
     quiet: bool,
@@ -116,6 +129,8 @@ def ingest(
             "ingest.year": year,
             "ingest.timezone": timezone,
             "ingest.source_key": source_key,
+            "ingest.host": host,
+            "ingest.host_from_path": host_from_path,
             "ingest.keep_original": keep_original,
             "pseudonymize.enabled": pseudonymize,
         }
@@ -135,6 +150,9 @@ def ingest(
     elapsed = time.perf_counter() - started
     for skipped in report.skipped:
         out.write(f"skipped  {skipped.display}: {skipped.reason}\n")
+    for display in report.hostless:
+        shown = safe_terminal_text(display)
+        out.write(f"no host  {shown}: ingest.host_from_path does not match its path\n")
     _print_totals(report.inputs, elapsed, out)
     if not report.balanced:
         click.echo("error: the accounting does not balance for some inputs (see above)", err=True)

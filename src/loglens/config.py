@@ -58,6 +58,13 @@ class IngestConfig:
     max_line_bytes: int = 1_048_576
     source_key: str = ""
     """Mixed into event ids; give two sources with identical lines different keys."""
+    host: str = ""
+    """The machine the inputs came from (Filebeat's ``host.name``): fills ``host.name`` where a
+    record names no host. Empty: none."""
+    host_from_path: str = ""
+    """A regular expression with a named group ``host``, searched in each input's path (as
+    named, then absolute), e.g. ``/var/log/remote/(?P<host>[^/]+)/``; its match wins over
+    ``host``. Empty: none."""
     memory_limit: str = "1GB"
     """DuckDB's memory limit while ingesting: bounds the process's size on big inputs (batches
     of up to ``batch_lines`` records; DuckDB spills to disk beyond the limit)."""
@@ -353,6 +360,26 @@ def _as_hosts(value: object) -> tuple[str, ...]:
     return hosts
 
 
+def _as_host(value: object) -> str:
+    host = _as_str(value).strip()
+    if any(ord(char) < 32 or ord(char) == 127 for char in host):
+        raise ValueError("expected a host name without control characters")
+    return host
+
+
+def _as_host_pattern(value: object) -> str:
+    pattern = _as_str(value)
+    if not pattern.strip():
+        return ""
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression ({exc})") from None
+    if "host" not in compiled.groupindex:
+        raise ValueError("the regular expression needs a named group (?P<host>...)")
+    return pattern
+
+
 def _as_format(value: object) -> str:
     return _as_str(value).strip().lower() or "auto"
 
@@ -367,6 +394,8 @@ _VALIDATORS: dict[str, Callable[[object], object]] = {
     "ingest.batch_lines": _as_int(100, 10_000_000),
     "ingest.max_line_bytes": _as_int(1024, 256 * 1024 * 1024),
     "ingest.source_key": _as_str,
+    "ingest.host": _as_host,
+    "ingest.host_from_path": _as_host_pattern,
     "ingest.keep_original": _as_keep_original,
     "ingest.memory_limit": _as_memory_size,
     "network.internal_cidrs": _as_cidrs,

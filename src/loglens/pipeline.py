@@ -9,6 +9,7 @@ transaction. Python touches only distinct values (addresses, domains, names), ne
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,6 +63,8 @@ class IngestReport:
 
     inputs: list[IngestRecord] = field(default_factory=list)
     skipped: list[SkippedInput] = field(default_factory=list)
+    hostless: list[str] = field(default_factory=list)
+    """Inputs whose path ``ingest.host_from_path`` did not match (and no ``ingest.host``)."""
 
     def total(self, attribute: str) -> int:
         return sum(int(getattr(record, attribute)) for record in self.inputs)
@@ -86,6 +89,8 @@ class Pipeline:
         self.store: Store = store if store is not None else open_store(config.store.url)
         self._env = os.environ if env is None else env
         self._locality = Locality(config.network.internal_cidrs)
+        pattern = config.ingest.host_from_path
+        self._host_pattern = re.compile(pattern) if pattern else None
         self._domains: DomainResolver | None = None
         self._pseudonymizer: Pseudonymizer | None = None
         if config.pseudonymize.enabled:
@@ -131,20 +136,36 @@ class Pipeline:
             if source.from_walk and _is_generator_labels(source):
                 report.skipped.append(SkippedInput(source.display, LABELS_SKIP_REASON))
                 continue
-            record = self._ingest_one(source, chosen, dict(column_map or {}))
+            host = self.input_host(source)
+            record = self._ingest_one(source, chosen, dict(column_map or {}), host)
             if record is None:
                 report.skipped.append(
                     SkippedInput(source.display, "no known log format detected (use --format)")
                 )
                 continue
             report.inputs.append(record)
+            if host is None and self._host_pattern is not None:
+                report.hostless.append(source.display)
             self.store.record_ingest(record)
             if on_input is not None:
                 on_input(record)
         return report
 
+    def input_host(self, source: InputSource) -> str | None:
+        """The host an input came from: ``host_from_path``'s match, else ``host``, else None.
+
+        The pattern is searched in the path as named, then in its absolute form, so both
+        ``remote/(?P<host>[^/]+)/`` and ``^/var/log/remote/(?P<host>[^/]+)/`` work.
+        """
+        if self._host_pattern is not None and source.path is not None:
+            for text in (source.path.as_posix(), source.path.absolute().as_posix()):
+                found = self._host_pattern.search(text)
+                if found and found.group("host"):
+                    return found.group("host")
+        return self.config.ingest.host or None
+
     def _ingest_one(
-        self, source: InputSource, fmt: str, column_map: dict[str, str]
+        self, source: InputSource, fmt: str, column_map: dict[str, str], host: str | None
     ) -> IngestRecord | None:
         container = TABLE_FORMATS.get(fmt)
         forced: Parser | None = None
@@ -164,7 +185,7 @@ class Pipeline:
             if source.from_walk and parser.name == "text" and _suffix(source) != ".log":
                 return None  # a walk only takes unrecognised text when it is named like a log
             record = IngestRecord(source.display, parser.name, opened.container, started=started)
-            ctx = self._context(opened, column_map, sample)
+            ctx = self._context(opened, column_map, sample, host)
             if first is not None:
                 self._ingest_batches(_chain(first, batches), parser, ctx, record)
         record.finished = datetime.now(UTC)
@@ -183,7 +204,7 @@ class Pipeline:
         return detection.parser if detection else None
 
     def _context(
-        self, opened: OpenedInput, column_map: dict[str, str], sample: list[str]
+        self, opened: OpenedInput, column_map: dict[str, str], sample: list[str], host: str | None
     ) -> ParseContext:
         header: list[str] = []
         if opened.container == "lines":
@@ -196,6 +217,7 @@ class Pipeline:
             reference_time=opened.mtime or datetime.now(UTC),
             year=self.config.ingest.year,
             timezone=self.config.ingest.timezone,
+            host=host,
             header=tuple(header),
             column_map=column_map,
             sample=tuple(sample),
@@ -290,7 +312,7 @@ class Pipeline:
                 f"the {parser.name} parser returned {parsed_rows} rows for {expected} records",
                 location=ctx.source,
             )
-        self._register_maps(con, produced)
+        self._register_maps(con, produced, ctx.host)
         events_sql = self._final_sql(produced, ctx, parser, truncated=bool(batch.truncated))
         if self._pseudonymizer is not None:
             _run(con, f"CREATE OR REPLACE TEMP TABLE _staged AS {events_sql}")
@@ -298,7 +320,9 @@ class Pipeline:
             events_sql = "SELECT * FROM _staged"
         return {"blank": blank, "headers": headers}, events_sql
 
-    def _register_maps(self, con: duckdb.DuckDBPyConnection, produced: set[str]) -> None:
+    def _register_maps(
+        self, con: duckdb.DuckDBPyConnection, produced: set[str], host: str | None
+    ) -> None:
         self._build_locality(con, [f for f in _IP_FIELDS if f in produced])
         names = _distinct(con, [src for src in _DOMAIN_FIELDS.values() if src in produced])
         if self._domains is None and names:
@@ -309,6 +333,8 @@ class Pipeline:
             cfg = self.config.pseudonymize
             ips = _distinct(con, [f for f in cfg.ip_fields if f in produced])
             names = _distinct(con, [f for f in cfg.name_fields if f in produced])
+            if host is not None and "host.name" in cfg.name_fields:
+                names.append(host)
             con.register("_pseudo_ip", self._pseudonymizer.ip_table(ips))
             con.register("_pseudo_name", self._pseudonymizer.name_table(names))
 
@@ -362,6 +388,7 @@ class Pipeline:
         pseudo = self._pseudonymizer is not None
         cfg = self.config.pseudonymize
         joins = ["LEFT JOIN _parsed p USING (record_no)"]
+        host_name = _host_sql(ctx.host, failed, produced)
         if truncated:
             joins.append("LEFT JOIN _batch_truncated t ON t.record_no = b.record_no")
         # src and dst are always joined together: network.direction reads both.
@@ -388,11 +415,15 @@ class Pipeline:
                     f"LEFT JOIN _pseudo_ip {alias} ON {alias}.value = p.{quote_ident(name)}"
                 )
                 pseudo_fields[name] = f"{alias}.pseudonym"
-            for index, name in enumerate(f for f in cfg.name_fields if f in produced):
+            for index, name in enumerate(cfg.name_fields):
+                if name == "host.name" and host_name is not None:
+                    value = host_name
+                elif name in produced:
+                    value = f"p.{quote_ident(name)}"
+                else:
+                    continue
                 alias = f"pnm{index}"
-                joins.append(
-                    f"LEFT JOIN _pseudo_name {alias} ON {alias}.value = p.{quote_ident(name)}"
-                )
+                joins.append(f"LEFT JOIN _pseudo_name {alias} ON {alias}.value = {value}")
                 pseudo_fields[name] = f"{alias}.pseudonym"
 
         def parsed(name: str) -> str:
@@ -401,7 +432,7 @@ class Pipeline:
         module_default = f"'{parser.name}'"
         exprs: dict[str, str] = {
             "@timestamp": parsed("@timestamp"),
-            "event.id": event_id_sql(self.config.ingest.source_key, "b.record_no", "b.raw"),
+            "event.id": _event_id_sql(self.config.ingest.source_key, ctx.host, produced, failed),
             "event.kind": (
                 f"CASE WHEN {failed} THEN 'pipeline_error' "
                 f"ELSE coalesce({parsed('event.kind')}, 'event') END"
@@ -419,6 +450,8 @@ class Pipeline:
             ),
             "tags": _tags_sql(failed, parsed("tags"), truncated),
         }
+        if host_name is not None:
+            exprs["host.name"] = host_name
         if "src" in ip_aliases.values():
             exprs["network.direction"] = f"coalesce({parsed('network.direction')}, {DIRECTION_SQL})"
         for name, alias in ip_aliases.items():
@@ -499,6 +532,46 @@ class Pipeline:
 def _run(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     """Execute and finish the statement (DuckDB refuses (un)registering while a result is open)."""
     con.execute(sql).fetchall()
+
+
+def _parsed_host_sql(failed: str, produced: set[str]) -> str:
+    """The host the record itself names (none for a record that failed to parse)."""
+    if "host.name" not in produced:
+        return "NULL"
+    return f'CASE WHEN {failed} THEN NULL ELSE p."host.name" END'
+
+
+def _host_sql(host: str | None, failed: str, produced: set[str]) -> str | None:
+    """``host.name``: the record's own host, else the input's (None when the input has none).
+
+    The input's host is provenance, like ``log.file.path``: a record that failed to parse
+    still came from that machine, so it gets it too.
+    """
+    if host is None:
+        return None
+    own = _parsed_host_sql(failed, produced)
+    return _sql_literal(host) if own == "NULL" else f"coalesce({own}, {_sql_literal(host)})"
+
+
+def _event_id_sql(source_key: str, host: str | None, produced: set[str], failed: str) -> str:
+    """The event id; a host filled in from the input is part of what the event says.
+
+    A record that names its own host (a syslog line) gets the same id with or without an
+    input host, so adding ``host_from_path`` to a remote-syslog ingest stores nothing twice.
+    A record that names none (an access-log line) is hashed with the host it was given:
+    two servers' identical lines stay two events, and the same line ingested once without
+    and once with ``--host`` is stored twice (once per host setting). Ids stay deterministic.
+    """
+    plain = event_id_sql(source_key, "b.record_no", "b.raw")
+    if host is None:
+        return plain
+    with_host = event_id_sql(
+        source_key, "b.record_no", f"(b.raw || chr(31) || {_sql_literal(host)})"
+    )
+    own = _parsed_host_sql(failed, produced)
+    if own == "NULL":
+        return with_host
+    return f"CASE WHEN {own} IS NULL THEN {with_host} ELSE {plain} END"
 
 
 def _tags_sql(failed: str, parsed_tags: str, truncated: bool) -> str:

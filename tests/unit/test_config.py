@@ -55,6 +55,9 @@ def test_layering_file_then_env_then_flags(tmp_path: Path) -> None:
         ("[pseudonymize]\nenabled = 'maybe'\n", "pseudonymize.enabled", "true or false"),
         ("[ingest]\nkeep_original = 'some'\n", "ingest.keep_original", "auto, all, failures"),
         ("[ingest]\nmemory_limit = 'lots'\n", "ingest.memory_limit", "512MB or 2GB"),
+        ("[ingest]\nhost_from_path = 'web/([^/]+)/'\n", "ingest.host_from_path", "(?P<host>"),
+        ("[ingest]\nhost_from_path = 'web/(?P<host>'\n", "ingest.host_from_path", "regular"),
+        ('[ingest]\nhost = "web\\u000001"\n', "ingest.host", "control characters"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, text: str, key: str, fragment: str) -> None:
@@ -89,3 +92,14 @@ def test_secret_variables_are_not_config_keys() -> None:
 def test_missing_explicit_file() -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config("/nonexistent/loglens.toml", env={})
+
+
+def test_host_settings_from_file_and_flags(tmp_path: Path) -> None:
+    path = tmp_path / "loglens.toml"
+    path.write_text("[ingest]\nhost = ' web01 '\nhost_from_path = 'remote/(?P<host>[^/]+)/'\n")
+    config = load_config(path, env={})
+    assert config.ingest.host == "web01"
+    assert config.ingest.host_from_path == "remote/(?P<host>[^/]+)/"
+    # An empty value switches a file's setting off again.
+    cleared = load_config(path, env={}, overrides={"ingest.host_from_path": ""})
+    assert cleared.ingest.host_from_path == ""

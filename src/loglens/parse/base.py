@@ -51,6 +51,9 @@ class ParseContext:
     """Zone of timestamps without an offset."""
     header: Sequence[str] = ()
     """The input's leading comment lines (those starting with '#'), e.g. a Zeek TSV header."""
+    host: str | None = None
+    """The machine the input came from (``ingest.host`` / ``ingest.host_from_path``). The
+    pipeline fills ``host.name`` with it where the parser left it empty; parsers need not."""
     column_map: dict[str, str] = field(default_factory=dict)
     """Source column or key → ECS field, for tables and generic JSON (CLI ``--map``)."""
     sample: Sequence[str] = ()
