@@ -124,17 +124,20 @@ def speed_series(groups: int = 50, days: int = 30) -> dict[str, Any]:
 def _dataset(days: int, seed: int, rate: float = 1.0) -> tuple[Path, Path]:
     from loglens.config import load_config
     from loglens.pipeline import Pipeline
-    from loglens.sources.generate import INCIDENT_KINDS, generate
+    from loglens.sources.generate import FILE_LAYOUT, HOST_FROM_PATH, INCIDENT_KINDS, generate
 
     root = SCRATCH / f"detect-{days}d-seed{seed}-rate{rate:g}"
     logs, store = root / "logs", root / "store.duckdb"
-    if store.exists() and (logs / "labels.json").exists():
+    current_layout = all((logs / relative).exists() for relative in FILE_LAYOUT.values())
+    if store.exists() and (logs / "labels.json").exists() and current_layout:
         return logs, store
     shutil.rmtree(root, ignore_errors=True)
     kinds = [k for k in INCIDENT_KINDS for _ in range(KINDS_TWICE)]
     start = datetime(2026, 10, 1, tzinfo=UTC)
     generate(logs, days=days, seed=seed, rate=rate, start=start, incidents=kinds)
-    config = load_config(env={}, overrides={"store.url": f"duckdb:{store}"})
+    config = load_config(
+        env={}, overrides={"store.url": f"duckdb:{store}", "ingest.host_from_path": HOST_FROM_PATH}
+    )
     with Pipeline(config) as pipeline:
         pipeline.ingest([str(logs)])
     return logs, store

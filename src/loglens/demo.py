@@ -17,7 +17,7 @@ from loglens.config import Config
 from loglens.evaluate import evaluate_incidents
 from loglens.output import describe_ingest, format_count, safe_terminal_text, write_table
 from loglens.pipeline import Pipeline
-from loglens.sources.generate import generate
+from loglens.sources.generate import HOST_FROM_PATH, generate
 from loglens.store.base import Query
 
 SAMPLE_QUERIES: tuple[tuple[str, str], ...] = (
@@ -49,6 +49,8 @@ def run_demo(
         f"[{time.perf_counter() - started:.1f}s]\n"
     )
     step = time.perf_counter()
+    # The generated web log lies in a folder named after its server (lines do not name it).
+    config = config.with_overrides({"ingest.host_from_path": HOST_FROM_PATH})
     with Pipeline(config) as pipeline:
         report = pipeline.ingest([str(f.path) for f in result.files])
         out.write(

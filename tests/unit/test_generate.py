@@ -14,6 +14,8 @@ import pytest
 
 from loglens.errors import GenerateError
 from loglens.sources.generate import (
+    FILE_LAYOUT,
+    HOST_FROM_PATH,
     INCIDENT_KINDS,
     GenerateResult,
     Incident,
@@ -135,7 +137,7 @@ class Logs:
     def __init__(self, result: GenerateResult) -> None:
         root = result.out_dir
         self.result = result
-        self.web = apache_records(root / "web" / "access.log")
+        self.web = apache_records(root / "web" / "web01" / "access.log")
         self.auth = syslog_records(root / "auth" / "auth.log", result.start.year)
         self.conn = zeek_records(root / "zeek" / "conn.log", "conn", CONN_FIELDS)
         self.dns = zeek_records(root / "zeek" / "dns.log", "dns", DNS_FIELDS)
@@ -187,7 +189,7 @@ def test_same_arguments_give_identical_bytes(run: GenerateResult, tmp_path: Path
     again = generate(tmp_path, days=DAYS, seed=SEED, rate=RATE, start=START)
     first, second = _contents(run.out_dir), _contents(again.out_dir)
     assert set(first) == {
-        "web/access.log",
+        "web/web01/access.log",
         "auth/auth.log",
         "zeek/conn.log",
         "zeek/dns.log",
@@ -421,6 +423,27 @@ def test_outage_is_a_gap_with_traffic_around_it(logs: Logs) -> None:
     assert incident.start.hour >= 9 and incident.end.hour <= 18
     # the network still carries the web server's traffic: only its log is silent
     assert any(inside(r, incident) and r["id.resp_h"] == "10.0.2.10" for r in logs.conn)
+
+
+def test_the_web_log_lies_in_a_folder_named_after_the_labelled_host(
+    run: GenerateResult, logs: Logs
+) -> None:
+    """Access-log lines do not name their server: the path does, as labels.json names it."""
+    web = next(f.path for f in run.files if f.dataset == "apache.access")
+    found = re.search(HOST_FROM_PATH, web.as_posix())
+    assert found is not None and found.group("host") == "web01"
+    assert {k: v["host.name"] for k, v in _labelled_hosts(logs).items()} == {
+        "outage": ["web01"],
+        "web_scan": ["web01"],
+    }
+    # Only the web log's path names a host; the others are not misread as one.
+    others = [path for dataset, path in FILE_LAYOUT.items() if dataset != "apache.access"]
+    assert all(re.search(HOST_FROM_PATH, f"out/{path}") is None for path in others)
+
+
+def _labelled_hosts(logs: Logs) -> dict[str, dict[str, list[str]]]:
+    kinds = ("outage", "web_scan")
+    return {i["kind"]: i["entities"] for i in logs.labels["incidents"] if i["kind"] in kinds}
 
 
 def test_new_event_type_never_appears_before(logs: Logs) -> None:

@@ -7,7 +7,8 @@ for benchmarks. Output is deterministic: the same arguments give byte-identical 
 
 Layout of ``out_dir``::
 
-    web/access.log        Apache combined             (event.dataset apache.access)
+    web/web01/access.log  Apache combined             (event.dataset apache.access; the
+                          folder names the server: ingest with host_from_path=HOST_FROM_PATH)
     auth/auth.log         RFC 3164 syslog, year-less  (system.auth; mtime = end of period)
     zeek/conn.log         Zeek TSV with header block  (zeek.conn)
     zeek/dns.log          Zeek TSV with header block  (zeek.dns)
@@ -39,12 +40,13 @@ from loglens.sources.synthetic.model import (
     GenerateResult,
     Incident,
 )
-from loglens.sources.synthetic.output import FILE_LAYOUT, LogWriter
+from loglens.sources.synthetic.output import FILE_LAYOUT, HOST_FROM_PATH, LogWriter
 from loglens.sources.synthetic.population import Population, build_population
 
 __all__ = [
     "DATASETS",
     "FILE_LAYOUT",
+    "HOST_FROM_PATH",
     "INCIDENT_KINDS",
     "GenerateResult",
     "GeneratedFile",

@@ -13,7 +13,7 @@ from loglens.sources.synthetic import alerts, auth, catalog, network, web
 from loglens.sources.synthetic.clock import DAY_US, HOUR_US, MINUTE_US, US, Period, from_us
 from loglens.sources.synthetic.formats import Alert
 from loglens.sources.synthetic.model import Incident
-from loglens.sources.synthetic.population import SERVERS, SYSLOG_HOSTS, Population
+from loglens.sources.synthetic.population import SERVERS, SYSLOG_HOSTS, WEB_HOST, Population
 
 # Window length in minutes (min, max) per kind
 DURATIONS: dict[str, tuple[int, int]] = {
@@ -218,20 +218,20 @@ def _dns_tunnelling(slot: Slot, ctx: Context, traffic: Traffic) -> Built:
 def _web_scan(slot: Slot, ctx: Context, traffic: Traffic) -> Built:
     scanner = ctx.outsider()
     requests, paths = web.web_scan(scanner, slot.start_us, slot.end_us, ctx.rng)
-    server = SERVERS["web01"]
+    server = SERVERS[WEB_HOST]
     conns = network.http_sessions(scanner, server, 80, requests.column("ts").to_numpy(), ctx.rng)
     traffic.web.append(requests)
     traffic.conn.append(conns)
     traffic.alerts += alerts.web_scan(requests, conns, ctx.rng)
     description = (
-        f"{scanner} ran the Nikto web scanner against web01: {requests.num_rows} requests for "
+        f"{scanner} ran the Nikto web scanner against {WEB_HOST}: {requests.num_rows} requests for "
         f"{len(paths)} distinct probe paths such as {paths[0]} within {_minutes(slot)} minutes, "
         "nearly all answered 404."
     )
     entities = {
         "source.ip": [scanner],
         "destination.ip": [server],
-        "host.name": ["web01"],
+        "host.name": [WEB_HOST],
         "url.path": paths[:10],
     }
     return entities, ["apache.access", "zeek.conn", "suricata.eve"], description
@@ -241,10 +241,10 @@ def _outage(slot: Slot, ctx: Context, traffic: Traffic) -> Built:
     traffic.gaps.append(("apache.access", slot.start_us, slot.end_us))
     hours, minutes = divmod(_minutes(slot), 60)
     description = (
-        f"web01 wrote no access log lines for {hours} h {minutes:02d} min during working hours "
-        "(web server or log shipping down) while its traffic continued."
+        f"{WEB_HOST} wrote no access log lines for {hours} h {minutes:02d} min during working "
+        "hours (web server or log shipping down) while its traffic continued."
     )
-    return {"host.name": ["web01"]}, ["apache.access"], description
+    return {"host.name": [WEB_HOST]}, ["apache.access"], description
 
 
 def _new_event_type(slot: Slot, ctx: Context, traffic: Traffic) -> Built:

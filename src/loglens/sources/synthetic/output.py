@@ -17,15 +17,20 @@ from loglens.sources.synthetic import formats
 from loglens.sources.synthetic.clock import Period, zeek_stamp
 from loglens.sources.synthetic.formats import Alert
 from loglens.sources.synthetic.incidents import Traffic
+from loglens.sources.synthetic.population import WEB_HOST
 
-# Where each dataset is written, relative to the output directory
+# Where each dataset is written, relative to the output directory. An access-log line does not
+# name its server, so the web log sits in a folder named after it (as a log collector would
+# file it): ingest with ``host_from_path=HOST_FROM_PATH`` to give its events ``host.name``.
 FILE_LAYOUT: dict[str, str] = {
-    "apache.access": "web/access.log",
+    "apache.access": f"web/{WEB_HOST}/access.log",
     "system.auth": "auth/auth.log",
     "zeek.conn": "zeek/conn.log",
     "zeek.dns": "zeek/dns.log",
     "suricata.eve": "suricata/eve.json",
 }
+HOST_FROM_PATH = r"(?:^|/)web/(?P<host>[^/]+)/access\.log$"
+"""The ``ingest.host_from_path`` that reads the web server's name from ``FILE_LAYOUT``."""
 _SCHEMAS: dict[str, pa.Schema] = {
     "apache.access": formats.WEB_SCHEMA,
     "system.auth": formats.AUTH_SCHEMA,

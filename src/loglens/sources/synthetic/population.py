@@ -28,6 +28,8 @@ SERVERS: dict[str, str] = {
     "db01": "10.0.3.5",
     "build01": "10.0.3.12",
 }
+# The web shop's server: it writes the access log (web/<host>/access.log)
+WEB_HOST = "web01"
 # Hosts whose auth log is collected into auth/auth.log (a central rsyslog file)
 SYSLOG_HOSTS: tuple[str, ...] = ("web01", "bastion01", "mail01", "db01", "build01")
 # What answers a SYN on each host; everything else is closed (RST) or filtered
