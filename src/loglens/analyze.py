@@ -194,8 +194,10 @@ def run_detection(
     for named, frame in frames:
         found.extend((a, named) for a in _detect_frame(frame, named, chosen, report, thresholds))
     merged = [a for a in merge_anomalies([a for a, _ in found]) if _agreed(a, chosen)]
+    silences = {a.id: a for a, _ in found if a.kind == "silence"}
     by_name = {named.name: named for _, named in found}
     for anomaly in merged:
+        _lead_with_silence(anomaly, silences)
         # Ids must differ between specs that share a group key (zeek.dns counts and names).
         anomaly.id = anomaly_id(
             (str(anomaly.details.get("spec")), *anomaly.series_key),
@@ -234,6 +236,31 @@ def run_detection(
                 query, [ANOMALY_TAG, f"{ANOMALY_TAG}.{anomaly.id}"]
             )
     return report
+
+
+def _lead_with_silence(anomaly: Anomaly, silences: dict[str, Anomaly]) -> None:
+    """Let a silence merged with other findings of its series be what the anomaly says.
+
+    A whole day's odd shape or a dip in a series that fell silent is that silence seen another
+    way; what a person acts on is the silence: which source, for how long, and who usually
+    sends it (attribution then asks about the silent stretch, not the whole merged window).
+    """
+    if anomaly.kind == "silence":
+        return
+    members = [silences[i] for i in anomaly.details.get("members") or () if i in silences]
+    if not members:
+        return
+    silence = max(members, key=lambda a: (a.score, a.end - a.start))
+    anomaly.kind = "silence"
+    anomaly.observed, anomaly.expected = silence.observed, silence.expected
+    anomaly.details["headline"] = {
+        "start": silence.start.isoformat(),
+        "end": silence.end.isoformat(),
+    }
+    for key in ("sources", "unit"):
+        if key in silence.details:
+            anomaly.details[key] = silence.details[key]
+    anomaly.explanation = describe(anomaly)
 
 
 def group_related(

@@ -134,3 +134,75 @@ def test_events_inside_an_anomaly_are_tagged(store: DuckDBStore) -> None:
     assert store.tag_matching(query, ["loglens.anomaly"]) == expected  # idempotent tags
     again = store.search(Query(text="tags:loglens.anomaly", size=1, fields=["tags"]))
     assert again.column("tags").to_pylist()[0].count("loglens.anomaly") == 1
+
+
+def _web_events_with_an_outage() -> pa.Table:
+    """Eight days of access-log events, 3 of 4 from web01 and 1 of 4 from web02, except for
+    day 8, 10:00–12:00, when neither wrote a line; and one zeek line a minute throughout."""
+    times, datasets, hosts, clients = [], [], [], []
+    silent = (START + timedelta(days=7, hours=10), START + timedelta(days=7, hours=12))
+    for minute in range(8 * 24 * 60):
+        moment = START + timedelta(minutes=minute)
+        times.append(moment)
+        datasets.append("zeek.conn")
+        hosts.append(None)
+        clients.append("10.0.0.1")
+        if silent[0] <= moment < silent[1]:
+            continue
+        for index, host in enumerate(("web01", "web01", "web01", "web02")):
+            times.append(moment + timedelta(seconds=index))
+            datasets.append("apache.access")
+            hosts.append(host)
+            clients.append(f"203.0.113.{minute % 50}")
+    return pa.table(
+        {
+            "@timestamp": pa.array(times, pa.timestamp("us", tz="UTC")),
+            "event.dataset": pa.array(datasets),
+            "host.name": pa.array(hosts, pa.string()),
+            "source.ip": pa.array(clients),
+        }
+    )
+
+
+def test_a_silence_is_explained_by_who_usually_sends_the_events(tmp_path: Path) -> None:
+    from loglens.detect.explain import describe
+
+    silent = (START + timedelta(days=7, hours=10), START + timedelta(days=7, hours=12))
+    day = (START + timedelta(days=7), START + timedelta(days=8))
+    with DuckDBStore(str(tmp_path / "s.duckdb")) as opened:
+        opened.write(_web_events_with_an_outage())
+        # As merged with a whole-day finding: the silent stretch is the headline window.
+        anomaly = Anomaly(
+            series_key=("apache.access",),
+            series_name="events per dataset: apache.access",
+            start=day[0],
+            end=day[1],
+            detector="baseline",
+            score=30.0,
+            severity="high",
+            observed=0.0,
+            expected=480.0,
+            explanation="",
+            kind="silence",
+            details={
+                "sources": ["apache.access"],
+                "headline": {"start": silent[0].isoformat(), "end": silent[1].isoformat()},
+            },
+        )
+        attribute(opened, SeriesSpec.of("event.dataset", "15m"), anomaly, earliest=START)
+    assert [(c.field, c.value) for c in anomaly.entities] == [
+        ("host.name", "web01"),
+        ("host.name", "web02"),
+    ]
+    web01, web02 = anomaly.entities
+    assert (web01.observed, web01.expected) == (0, 360)  # 3 a minute for 2 h on earlier days
+    assert (web02.observed, web02.expected) == (0, 120)
+    assert anomaly.details["window_total"] == 0 and anomaly.details["baseline_total"] == 480
+    # The samples are the last lines before the silence, in time order.
+    samples = anomaly.details["samples"]
+    assert samples and all(s["@timestamp"] < silent[0].isoformat() for s in samples)
+    assert [s["@timestamp"] for s in samples] == sorted(s["@timestamp"] for s in samples)
+    assert describe(anomaly) == (
+        "no events at all from apache.access for 2 h (2026-03-09 10:00–12:00 UTC); about 480 "
+        "events expected; usually 75% from host web01, 25% from host web02"
+    )

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 from loglens.analyze import ANOMALY_TAG, DetectSettings, run_detection
 from loglens.cli import cli
-from loglens.config import load_config
+from loglens.config import Config, load_config
 from loglens.evaluate import evaluate_incidents, load_incidents
 from loglens.pipeline import Pipeline
-from loglens.sources.generate import INCIDENT_KINDS, generate
+from loglens.sources.generate import HOST_FROM_PATH, INCIDENT_KINDS, generate
 from loglens.store.base import Query
 from loglens.store.duckdb import DuckDBStore
 
@@ -33,9 +33,16 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         incidents=["port_scan", "outage", "ssh_brute_force"],
     )
     url = f"duckdb:{root / 's.duckdb'}"
-    with Pipeline(load_config(env={}, overrides={"store.url": url})) as pipeline:
+    with Pipeline(_config(url)) as pipeline:
         pipeline.ingest([str(root / "logs")])
     return root, url
+
+
+def _config(url: str) -> Config:
+    # The generated web log lies in a folder named after its server: its lines name none.
+    return load_config(
+        env={}, overrides={"store.url": url, "ingest.host_from_path": HOST_FROM_PATH}
+    )
 
 
 def test_run_finds_the_incidents_and_writes_them_back(generated: tuple[Path, str]) -> None:
@@ -49,10 +56,13 @@ def test_run_finds_the_incidents_and_writes_them_back(generated: tuple[Path, str
     incidents = load_incidents(root / "logs" / "labels.json")
     scored = evaluate_incidents(report.anomalies, incidents)
     assert scored.recall == 1.0, scored.to_json()
-    # The scanner and the brute-forcing address are named by the anomalies that caught them.
+    # The scanner, the brute-forcing address and the silent web server are named.
     for match in scored.matches:
-        if match.incident.kind in ("port_scan", "ssh_brute_force"):
-            assert match.entity_named, match.incident
+        assert match.entity_named, match.incident
+    (outage,) = [m for m in scored.matches if m.incident.kind == "outage"]
+    (silence,) = [a for a in outage.anomalies if a.kind == "silence"]
+    assert silence.explanation.startswith("no events at all from apache.access for ")
+    assert silence.explanation.endswith("; usually 100% from host web01")
     # Stored: the leads and the findings folded into them, each pointing to its lead.
     leads = {a.id for a in report.anomalies}
     assert len(stored) == len(report.anomalies) + len(report.related)
@@ -114,7 +124,7 @@ def three_weeks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         incidents=[kind for kind in INCIDENT_KINDS for _ in range(2)],
     )
     url = f"duckdb:{root / 's.duckdb'}"
-    with Pipeline(load_config(env={}, overrides={"store.url": url})) as pipeline:
+    with Pipeline(_config(url)) as pipeline:
         pipeline.ingest([str(root / "logs")])
     return root, url
 
@@ -129,7 +139,6 @@ def test_every_incident_kind_twice_over_three_weeks(three_weeks: tuple[Path, str
     assert scored.recall >= 0.95, scored.to_json()
     assert scored.precision >= 0.9, scored.to_json()
     for match in scored.matches:
-        # An outage is an absence of access-log lines, and those lines do not carry the web
-        # server's name: nothing in the logs can name it. Every other kind must be named.
-        if match.detected and match.incident.kind != "outage":
+        # An outage is named too: the web log's folder gives its events the server's name.
+        if match.detected:
             assert match.entity_named, match.incident

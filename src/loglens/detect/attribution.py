@@ -6,6 +6,10 @@ anomaly's window with its average over the same clock window on earlier days (th
 A value whose change carries a large share of the series' whole change is a *contributor*:
 "92% of the window's events came from 10.0.4.17, which sent none the days before".
 
+A silence has no events to compare: it is explained by where the usual events come from
+(``silence_fields``, the sending host), each value's share of the baseline windows' events over
+the silent stretch: "usually 100% from host web01".
+
 Everything is asked of the store (``Store.terms_change``), so it runs as aggregations in DuckDB
 or in the cluster; Python handles only the few top values per field.
 """
@@ -17,9 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
+
 from loglens.detect.base import Anomaly, Contributor
+from loglens.detect.explain import headline_window
 from loglens.series import SeriesSpec
-from loglens.store.base import Query, Store
+from loglens.store.base import Query, Store, TermChange
 
 ENTITY_FIELDS: tuple[str, ...] = (
     "source.ip",
@@ -34,6 +41,9 @@ ENTITY_FIELDS: tuple[str, ...] = (
     "host.name",
 )
 """Fields compared by default, most telling first (ties in share go to the earlier field)."""
+
+SILENCE_FIELDS: tuple[str, ...] = ("host.name",)
+"""Where a silent source's events usually come from (the machine that sends them)."""
 
 SAMPLE_FIELDS: tuple[str, ...] = (
     "@timestamp",
@@ -65,6 +75,9 @@ class AttributionSettings:
             is always all of the traffic, like port 53 in DNS, explains nothing).
         top: at most this many contributors.
         samples: sample events kept per anomaly.
+        silence_fields: for a silence, the fields whose usual values are named.
+        silence_min_share: a usual value is named when it sent at least this share of the
+            baseline's events (up to ``top`` of them, largest first).
     """
 
     fields: tuple[str, ...] = ENTITY_FIELDS
@@ -73,6 +86,8 @@ class AttributionSettings:
     min_shift: float = 0.2
     top: int = 3
     samples: int = 5
+    silence_fields: tuple[str, ...] = SILENCE_FIELDS
+    silence_min_share: float = 0.1
 
 
 def lucene_phrase(value: object) -> str:
@@ -132,14 +147,29 @@ def attribute(
     """
     chosen = settings or AttributionSettings()
     text = group_query(spec, anomaly.series_key)
-    window = (anomaly.start, anomaly.end)
-    baseline = baseline_windows(anomaly.start, anomaly.end, chosen.baseline_days, earliest)
+    silence = anomaly.kind == "silence"
+    # A silence merged with findings over a longer window (a whole day's shape) is judged on
+    # its silent stretch: outside it the source sent events as usual.
+    window = headline_window(anomaly) if silence else (anomaly.start, anomaly.end)
+    baseline = baseline_windows(window[0], window[1], chosen.baseline_days, earliest)
     query = Query(text=text, size=None)
     sum_field = spec.metric.field if spec.metric.kind == "sum" else None
-    compared = [f for f in chosen.fields if f not in spec.group_by]
-    changes = store.terms_change(compared, query, window, baseline, size=3, sum_field=sum_field)
+    fields = chosen.silence_fields if silence else chosen.fields
+    compared = [f for f in fields if f not in spec.group_by]
+    size = chosen.top if silence else 3
+    changes = store.terms_change(compared, query, window, baseline, size=size, sum_field=sum_field)
     observed_total = changes.total.observed
     expected_total = changes.total.expected
+    anomaly.details["window_total"] = observed_total
+    anomaly.details["baseline_total"] = expected_total
+    anomaly.details["baseline_windows"] = len(baseline)
+    anomaly.details["query"] = text
+    if silence:
+        anomaly.entities = _usual_senders(changes.by_field, compared, expected_total, chosen)
+        # Nothing was sent in the window: show what the source said last before it fell silent.
+        anomaly.details["samples"] = _last_before(store, text, window[0], chosen.samples)
+        anomaly.details["samples_before"] = True
+        return anomaly
     change_total = observed_total - expected_total
     candidates: list[tuple[float, int, Contributor]] = []
     for rank, field in enumerate(compared):
@@ -161,12 +191,25 @@ def attribute(
         if len(picked) >= chosen.top:
             break
     anomaly.entities = picked
-    anomaly.details["window_total"] = observed_total
-    anomaly.details["baseline_total"] = expected_total
-    anomaly.details["baseline_windows"] = len(baseline)
-    anomaly.details["query"] = text
     anomaly.details["samples"] = _samples(store, text, anomaly, picked, chosen.samples)
     return anomaly
+
+
+def _usual_senders(
+    by_field: dict[str, list[TermChange]],
+    fields: Sequence[str],
+    expected_total: float,
+    settings: AttributionSettings,
+) -> list[Contributor]:
+    """The values that usually send a silent source's events, largest share first."""
+    senders = [
+        Contributor(field, str(term.value), term.observed, term.expected)
+        for field in fields
+        for term in by_field.get(field, [])
+        if _fraction(term.expected, expected_total) >= settings.silence_min_share
+    ]
+    senders.sort(key=lambda c: -c.expected)
+    return senders[: settings.top]
 
 
 def _share(change: float, total: float) -> float:
@@ -198,6 +241,18 @@ def _samples(
             end=anomaly.end,
         )
     )
+    return _rows(table)
+
+
+def _last_before(store: Store, text: str, moment: datetime, size: int) -> list[dict[str, Any]]:
+    """The last ``size`` events matching ``text`` before ``moment``, in time order."""
+    if size <= 0:
+        return []
+    query = Query(text=text, size=size, fields=list(SAMPLE_FIELDS), end=moment, descending=True)
+    return _rows(store.search(query))[::-1]
+
+
+def _rows(table: pa.Table) -> list[dict[str, Any]]:
     rows = []
     for row in table.to_pylist():
         kept = {k: v for k, v in row.items() if v is not None}

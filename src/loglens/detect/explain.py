@@ -72,6 +72,18 @@ def format_window(start: datetime, end: datetime) -> str:
     return f"{first} – {format_time(end)} UTC"
 
 
+def format_span(span: timedelta) -> str:
+    """A length of time as a person says it: ``"2 h 10 min"``, ``"45 min"``, ``"1 d 3 h"``."""
+    minutes = max(round(span.total_seconds() / 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
+
+
 def format_field_value(value: float, field: str | None) -> str:
     """A value of a numeric ECS field with its unit: ``event.duration`` (ns) → ``"1.24 s"``."""
     if not math.isfinite(value):
@@ -124,10 +136,13 @@ def entity_phrase(anomaly: Anomaly) -> str:
     For a rise the share is of the window's observed total; for a drop it is of the missing part.
     When the top entity has a counterpart on the other side of the traffic (a source and a
     destination) that explains nearly as much, both are named, source first, with the smaller
-    of the two shares (a pair cannot account for more than either of its members).
+    of the two shares (a pair cannot account for more than either of its members). A silence
+    names who usually sends the events, each with its share: ``"usually 100% from host web01"``.
     """
     if not anomaly.entities:
         return ""
+    if anomaly.kind == "silence":
+        return _usual_senders_phrase(anomaly)
     rising = anomaly.observed >= anomaly.expected
     ranked = sorted(
         anomaly.entities, key=lambda c: -(c.observed if rising else c.expected - c.observed)
@@ -146,6 +161,15 @@ def entity_phrase(anomaly: Anomaly) -> str:
         prefix = f"{share:.0%}" if rising else f"{share:.0%} of the drop:"
         text = f"{prefix} {text}"
     return text
+
+
+def _usual_senders_phrase(anomaly: Anomaly) -> str:
+    parts = []
+    for entity in sorted(anomaly.entities, key=lambda c: -c.expected):
+        share = _share(entity, anomaly, rising=False)
+        relation = _relation(entity) if _side(entity) else f"from {_relation(entity)}"
+        parts.append(relation if share is None else f"{share:.0%} {relation}")
+    return "usually " + ", ".join(parts)
 
 
 def _share(entity: Contributor, anomaly: Anomaly, rising: bool) -> float | None:
@@ -227,7 +251,10 @@ def describe(anomaly: Anomaly) -> str:
     elif kind == "silence":
         sources = details.get("sources") or [anomaly.series_name]
         names = ", ".join(clean_text(s) for s in sources)
-        text = f"no events at all from {names} {window}; about {expected} {unit} expected"
+        text = (
+            f"no events at all from {names} for {format_span(end - start)} ({window}); "
+            f"about {expected} {unit} expected"
+        )
     elif kind == "new_category":
         text = _describe_new_category(anomaly, unit, start, end)
     elif kind == "outlier":
