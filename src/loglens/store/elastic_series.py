@@ -1,0 +1,630 @@
+"""``SeriesSpec`` → ``SeriesFrame`` and ``terms_change`` inside Elasticsearch/OpenSearch.
+
+The cluster does every per-event step; Python only scatters aggregated rows into arrays and
+applies the silence rules of :mod:`loglens.series`, exactly as :mod:`loglens.store.duckdb_series`
+does. No request ever returns a document (every search has ``"size": 0``).
+
+A series takes these searches, each a ``composite`` aggregation read to its last page:
+
+1. the frame's range, when the spec leaves a bound open (``min``/``max`` of ``@timestamp``);
+2. the groups: the spec's fields and ``event.dataset`` over the matching events, which gives each
+   group's event count (to rank them and keep the largest ``max_groups``) and its sources;
+3. the cells: the kept groups' fields and a ``date_histogram`` source (``fixed_interval``,
+   epoch-aligned, hence UTC-aligned for an interval that divides a day), with the metric as a
+   sub-aggregation: ``sum``, ``cardinality`` or a ``filter`` whose count over the cell's is the
+   rate. Only non-empty cells come back, so no bounds are needed: the query's range on
+   ``@timestamp`` is the frame, and an empty bucket inside a group's active life is a zero;
+4. source activity: which of the kept groups' datasets sent anything in which bucket, whatever
+   the query filter, and when each sent its first event.
+
+Differences from DuckDB, by the nature of the cluster:
+
+- ``distinct`` is ``cardinality`` with ``precision_threshold`` at its maximum
+  (:data:`PRECISION_THRESHOLD`): exact in practice below 40,000 distinct values per cell, within
+  a few percent above.
+- Fields are those of the index template: keys of ``extra`` are not indexed (an error names
+  them), text fields group and count on their ``.keyword`` sub-field, ``event.original`` is not
+  indexed, and date fields cannot be grouped on.
+- Timestamps are held to the millisecond (``date``), DuckDB's to the microsecond.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from loglens.cluster.connection import ClusterClient
+from loglens.errors import ConfigError, QueryError
+from loglens.query import parse_query
+from loglens.schema import FIELD_BY_NAME, Kind
+from loglens.series import Series, SeriesFrame, SeriesSpec
+from loglens.store.base import Query, TermChange, TermChanges
+from loglens.store.duckdb_series import MAX_CELLS
+
+__all__ = [
+    "PAGE_SIZE",
+    "PRECISION_THRESHOLD",
+    "TERMS_SIZE",
+    "lucene_to_query",
+    "query_filter",
+    "series",
+    "terms_change",
+]
+
+PRECISION_THRESHOLD = 40_000
+"""``cardinality``'s largest precision threshold: counts below it are near-exact."""
+
+PAGE_SIZE = 10_000
+"""Composite buckets per page: well below the clusters' default ``search.max_buckets`` (65,536)
+even when each bucket carries a ``filter`` sub-bucket."""
+
+TERMS_SIZE = 1_000
+"""At least this many values per field are compared by ``terms_change`` (see there)."""
+
+_US = 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TS = "@timestamp"
+_DATASET = "event.dataset"
+_MATCH_ALL: dict[str, Any] = {"match_all": {}}
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+def lucene_to_query(text: str, default_operator: str = "OR") -> dict[str, Any]:
+    """A Lucene query as the cluster's ``query_string`` (``match_all`` for ``*`` or nothing).
+
+    The text is parsed first, so that a syntax error is the same clear :class:`QueryError` the
+    embedded store gives, before anything is sent.
+    """
+    operator = default_operator.upper()
+    if operator not in ("AND", "OR"):
+        raise QueryError(f"default operator must be AND or OR, not {default_operator!r}")
+    parsed = parse_query(text or "")
+    if parsed.tree is None or text.strip() in ("*", "*:*"):
+        return dict(_MATCH_ALL)
+    return {"query_string": {"query": text, "default_operator": operator}}
+
+
+def query_filter(query: Query) -> dict[str, Any]:
+    """The events ``query`` selects: its text, its range filters and its time range."""
+    clauses = [lucene_to_query(query.text or "*", query.default_operator)]
+    for rng in query.ranges:
+        if rng.field not in FIELD_BY_NAME:
+            raise QueryError(f"unknown field {rng.field!r} in a range filter")
+        clauses.append(lucene_to_query(rng.as_lucene()))
+    clauses.append(_time_range(query.start, query.end))
+    return _all_of(clauses)
+
+
+def _all_of(clauses: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    kept = [c for c in clauses if c != _MATCH_ALL]
+    if not kept:
+        return dict(_MATCH_ALL)
+    return kept[0] if len(kept) == 1 else {"bool": {"filter": kept}}
+
+
+def _time_range(start: datetime | None, end: datetime | None) -> dict[str, Any]:
+    bounds: dict[str, Any] = {}
+    if start is not None:
+        bounds["gte"] = _iso(start)
+    if end is not None:
+        bounds["lt"] = _iso(end)
+    if not bounds:
+        return dict(_MATCH_ALL)
+    return {"range": {_TS: {**bounds, "format": "strict_date_optional_time"}}}
+
+
+def _iso(moment: datetime) -> str:
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _us_iso(epoch_us: int) -> str:
+    return _iso(_EPOCH + timedelta(microseconds=epoch_us))
+
+
+# --- fields -----------------------------------------------------------------------------------
+
+
+def _agg_field(name: str, purpose: str, *, numeric: bool = False, dates: bool = True) -> str:
+    """The indexed field to aggregate ``name`` on, or a :class:`QueryError` saying why not."""
+    known = FIELD_BY_NAME.get(name)
+    if known is None:
+        raise QueryError(
+            f"cannot {purpose} {name!r}: the cluster indexes only the fields of the schema "
+            "(keys of extra are stored, not indexed)"
+        )
+    if known.kind in (Kind.JSON, Kind.KEYWORD_LIST):
+        raise QueryError(f"cannot {purpose} {name!r}: it holds a list or an object")
+    if name == "event.original":
+        raise QueryError(f"cannot {purpose} {name!r}: the cluster keeps it unindexed")
+    if numeric and known.kind is not Kind.LONG:
+        raise QueryError(f"cannot {purpose} {name!r}: it is not a numeric field")
+    if not dates and known.kind is Kind.DATE:
+        raise QueryError(f"cannot {purpose} {name!r} in the cluster: it is a date field")
+    return f"{name}.keyword" if known.kind is Kind.TEXT else name
+
+
+def _key(value: Any) -> str | None:
+    # Keys come back as text whatever the field type, as Series.key promises.
+    return None if value is None else str(value)
+
+
+# --- paging -----------------------------------------------------------------------------------
+
+
+def _search(client: ClusterClient, index: str, body: dict[str, Any]) -> dict[str, Any]:
+    answer = client.request("POST", f"/{index}/_search", body={"size": 0, **body}, location=index)
+    return answer if isinstance(answer, dict) else {}
+
+
+def _composite(
+    client: ClusterClient,
+    index: str,
+    query: dict[str, Any],
+    sources: list[tuple[str, dict[str, Any]]],
+    aggs: dict[str, Any] | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[dict[str, Any]]:
+    """Every bucket of a composite aggregation, page after page (``after_key``)."""
+    composite: dict[str, Any] = {
+        "size": page_size,
+        "sources": [{name: source} for name, source in sources],
+    }
+    body: dict[str, Any] = {"query": query, "track_total_hits": False}
+    after: dict[str, Any] | None = None
+    while True:
+        if after is not None:
+            composite["after"] = after
+        agg: dict[str, Any] = {"composite": composite}
+        if aggs:
+            agg["aggs"] = aggs
+        answer = _search(client, index, {**body, "aggs": {"c": agg}})
+        result = answer.get("aggregations", {}).get("c", {})
+        buckets = result.get("buckets", [])
+        yield from buckets
+        after = result.get("after_key")
+        # A short page is the last one: no need to ask for the empty page after it.
+        if not buckets or after is None or len(buckets) < page_size:
+            return
+
+
+def _terms_source(field: str) -> dict[str, Any]:
+    return {"terms": {"field": field, "missing_bucket": True}}
+
+
+def _histogram_source(step_us: int) -> dict[str, Any]:
+    return {
+        "date_histogram": {
+            "field": _TS,
+            "fixed_interval": f"{step_us // _US}s",
+            "time_zone": "UTC",
+        }
+    }
+
+
+# --- series -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """``count`` buckets of ``step_us`` from ``start_us`` (epoch µs), as in DuckDB."""
+
+    start_us: int
+    step_us: int
+    count: int
+
+    @property
+    def end_us(self) -> int:
+        return self.start_us + self.count * self.step_us
+
+    def starts(self) -> NDArray[np.datetime64]:
+        offsets = np.arange(self.count, dtype=np.int64) * self.step_us + self.start_us
+        return offsets.astype("datetime64[us]")
+
+    def range(self) -> dict[str, Any]:
+        return {
+            "range": {
+                _TS: {
+                    "gte": _us_iso(self.start_us),
+                    "lt": _us_iso(self.end_us),
+                    "format": "strict_date_optional_time",
+                }
+            }
+        }
+
+    def bucket(self, key_ms: Any) -> int:
+        return (int(key_ms) * 1000 - self.start_us) // self.step_us
+
+
+@dataclass
+class _Group:
+    key: tuple[str | None, ...]
+    events: int = 0
+    sources: set[str | None] | None = None
+
+
+def series(
+    client: ClusterClient,
+    index: str,
+    spec: SeriesSpec,
+    *,
+    page_size: int = PAGE_SIZE,
+) -> SeriesFrame:
+    """Compute the frame of ``spec`` over ``index`` (a name or pattern) inside the cluster.
+
+    Args:
+        client: An open cluster connection.
+        index: The index or index pattern holding canonical event documents.
+        spec: What to count, grouped how, bucketed how; see :class:`loglens.series.SeriesSpec`.
+        page_size: Composite buckets per request.
+
+    Returns:
+        The same frame :meth:`loglens.store.DuckDBStore.series` gives for the same events.
+
+    Raises:
+        ConfigError: an invalid interval, range or ``max_groups``, or a grid too large.
+        QueryError: an invalid query filter or rate query, or a field the cluster cannot
+            group, sum or count on.
+        ClusterError: the cluster failed a request.
+    """
+    step_us = _step_us(spec)
+    if spec.max_groups < 1:
+        raise ConfigError("max_groups must be at least 1", location="max_groups")
+    if page_size < 1:
+        raise ConfigError("page_size must be at least 1", location="page_size")
+    fields = [_agg_field(name, "group by", dates=False) for name in spec.group_by]
+    metric_aggs = _metric_aggs(spec)
+    where = lucene_to_query(spec.query or "*")
+    grid = _grid(client, index, spec, step_us, where)
+    if grid is None or grid.count == 0:
+        empty = np.empty(0, dtype="datetime64[us]")
+        return SeriesFrame(spec, grid.starts() if grid else empty, [])
+    _check_size(grid.count, 1)
+    selected = _all_of([where, grid.range()])
+    groups = _groups(client, index, fields, selected, page_size)
+    if not groups:
+        return SeriesFrame(spec, grid.starts(), [])
+    kept = groups[: spec.max_groups]
+    _check_size(grid.count, len(kept))
+    counts, values = _cells(
+        client, index, spec, grid, fields, kept, selected, metric_aggs, page_size
+    )
+    if spec.metric.kind == "rate":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = np.where(counts > 0, values / counts, np.nan)
+    frame = _assemble(client, index, spec, grid, kept, values, page_size)
+    frame.groups_left_out = len(groups) - len(kept)
+    return frame
+
+
+def _step_us(spec: SeriesSpec) -> int:
+    seconds = spec.interval.total_seconds()
+    if seconds <= 0 or seconds != int(seconds) or 86400 % int(seconds):
+        raise ConfigError(
+            f"interval {spec.interval} must be whole seconds dividing a day evenly",
+            location="interval",
+        )
+    return int(seconds) * _US
+
+
+def _metric_aggs(spec: SeriesSpec) -> dict[str, Any]:
+    """The per-cell sub-aggregation named ``v`` (none for a count: the cell's doc_count)."""
+    metric = spec.metric
+    if metric.kind == "count":
+        return {}
+    if metric.kind == "rate":
+        return {"v": {"filter": lucene_to_query(metric.query or "*")}}
+    name = metric.field or ""
+    if metric.kind == "sum":
+        return {"v": {"sum": {"field": _agg_field(name, "sum", numeric=True)}}}
+    field = _agg_field(name, "count distinct values of")
+    return {"v": {"cardinality": {"field": field, "precision_threshold": PRECISION_THRESHOLD}}}
+
+
+def _check_size(buckets: int, groups: int) -> None:
+    if buckets * groups > MAX_CELLS:
+        raise ConfigError(
+            f"{groups:,} group(s) × {buckets:,} bucket(s) is too large a frame; use a longer "
+            "interval, a shorter time range or fewer groups",
+            location="interval",
+        )
+
+
+def _epoch_us(value: datetime) -> int:
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    delta = aware - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * _US + delta.microseconds
+
+
+def _grid(
+    client: ClusterClient, index: str, spec: SeriesSpec, step_us: int, where: dict[str, Any]
+) -> _Grid | None:
+    """The bucket grid: explicit bounds widened to whole buckets, open ones from the data."""
+    start_us = None if spec.start is None else _epoch_us(spec.start) // step_us * step_us
+    end_us = None if spec.end is None else -(-_epoch_us(spec.end) // step_us) * step_us
+    if start_us is None or end_us is None:
+        answer = _search(
+            client,
+            index,
+            {
+                "query": _all_of([where, _time_range(spec.start, spec.end)]),
+                "track_total_hits": False,
+                "aggs": {"lo": {"min": {"field": _TS}}, "hi": {"max": {"field": _TS}}},
+            },
+        )
+        found = answer.get("aggregations", {})
+        lo = found.get("lo", {}).get("value")
+        hi = found.get("hi", {}).get("value")
+        if lo is None or hi is None:
+            if start_us is None and end_us is None:
+                return None
+            # One bound given and nothing matches: the frame is empty at that bound.
+            start_us = end_us = start_us if start_us is not None else end_us
+        else:
+            if start_us is None:
+                start_us = int(lo) * 1000 // step_us * step_us
+            if end_us is None:
+                end_us = (int(hi) * 1000 // step_us + 1) * step_us
+    assert start_us is not None and end_us is not None
+    if end_us < start_us:
+        raise ConfigError("the series ends before it starts", location="end")
+    return _Grid(start_us, step_us, (end_us - start_us) // step_us)
+
+
+def _groups(
+    client: ClusterClient,
+    index: str,
+    fields: list[str],
+    selected: dict[str, Any],
+    page_size: int,
+) -> list[_Group]:
+    """Every group with its event count and datasets, largest first (ties by key, None last)."""
+    names = [f"k{i}" for i in range(len(fields))]
+    sources = [(n, _terms_source(f)) for n, f in zip(names, fields, strict=True)]
+    found: dict[tuple[str | None, ...], _Group] = {}
+    for bucket in _composite(
+        client, index, selected, [*sources, ("ds", _terms_source(_DATASET))], None, page_size
+    ):
+        key = tuple(_key(bucket["key"][n]) for n in names)
+        group = found.setdefault(key, _Group(key, 0, set()))
+        group.events += int(bucket["doc_count"])
+        assert group.sources is not None
+        group.sources.add(_key(bucket["key"]["ds"]))
+    return sorted(found.values(), key=lambda g: (-g.events, *_nulls_last(g.key)))
+
+
+def _nulls_last(key: tuple[str | None, ...]) -> list[tuple[bool, str]]:
+    return [(value is None, value or "") for value in key]
+
+
+def _kept_filter(fields: list[str], kept: list[_Group]) -> dict[str, Any]:
+    """A filter no narrower than the kept groups: per field, the values they take."""
+    clauses: list[dict[str, Any]] = []
+    for i, field in enumerate(fields):
+        values = sorted({value for g in kept if (value := g.key[i]) is not None})
+        with_missing = any(g.key[i] is None for g in kept)
+        options: list[dict[str, Any]] = [{"terms": {field: values}}] if values else []
+        if with_missing:
+            options.append({"bool": {"must_not": [{"exists": {"field": field}}]}})
+        either = {"bool": {"should": options, "minimum_should_match": 1}}
+        clauses.append(options[0] if len(options) == 1 else either)
+    return _all_of(clauses)
+
+
+def _cells(
+    client: ClusterClient,
+    index: str,
+    spec: SeriesSpec,
+    grid: _Grid,
+    fields: list[str],
+    kept: list[_Group],
+    selected: dict[str, Any],
+    metric_aggs: dict[str, Any],
+    page_size: int,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per kept group and bucket: the event count and the metric's aggregate."""
+    rank = {g.key: i for i, g in enumerate(kept)}
+    counts = np.zeros((len(kept), grid.count))
+    values = np.zeros((len(kept), grid.count))
+    names = [f"k{i}" for i in range(len(fields))]
+    sources = [(n, _terms_source(f)) for n, f in zip(names, fields, strict=True)]
+    query = _all_of([selected, _kept_filter(fields, kept)]) if fields else selected
+    histogram = ("b", _histogram_source(grid.step_us))
+    for bucket in _composite(client, index, query, [*sources, histogram], metric_aggs, page_size):
+        row = rank.get(tuple(_key(bucket["key"][n]) for n in names))
+        if row is None:  # a group beyond max_groups that the value filter let through
+            continue
+        column = grid.bucket(bucket["key"]["b"])
+        counts[row, column] = bucket["doc_count"]
+        values[row, column] = _cell_value(spec, bucket)
+    return counts, values
+
+
+def _cell_value(spec: SeriesSpec, bucket: Mapping[str, Any]) -> float:
+    kind = spec.metric.kind
+    if kind == "count":
+        return float(bucket["doc_count"])
+    if kind == "rate":
+        return float(bucket["v"]["doc_count"])
+    value = bucket["v"].get("value")
+    return float(value) if value is not None else 0.0
+
+
+def _assemble(
+    client: ClusterClient,
+    index: str,
+    spec: SeriesSpec,
+    grid: _Grid,
+    kept: list[_Group],
+    values: NDArray[np.float64],
+    page_size: int,
+) -> SeriesFrame:
+    """The silence rules of :mod:`loglens.series`, from the kept groups' datasets' activity."""
+    members = sorted(
+        {ds for g in kept for ds in g.sources or ()}, key=lambda d: (d is None, d or "")
+    )
+    datasets = {ds: i for i, ds in enumerate(members)}
+    has, first_bucket = _activity(client, index, grid, datasets, page_size)
+    membership = np.zeros((len(kept), len(datasets)), dtype=bool)
+    for i, group in enumerate(kept):
+        membership[i, [datasets[d] for d in group.sources or ()]] = True
+    sending = (membership.astype(np.int64) @ has.astype(np.int64)) > 0
+    active_from = np.where(membership, first_bucket[None, :], grid.count).min(axis=1)
+    active = np.arange(grid.count)[None, :] >= active_from[:, None]
+    silent = active & ~sending
+    values[~active | silent] = np.nan
+    buckets = grid.starts()
+    frame = [
+        Series(
+            key=group.key,
+            buckets=buckets,
+            values=values[i],
+            silent=silent[i],
+            active=active[i],
+            sources=tuple(sorted(d for d in group.sources or () if d is not None)),
+        )
+        for i, group in enumerate(kept)
+    ]
+    return SeriesFrame(spec, buckets, frame)
+
+
+def _activity(
+    client: ClusterClient,
+    index: str,
+    grid: _Grid,
+    datasets: Mapping[str | None, int],
+    page_size: int,
+) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+    """Which of ``datasets`` sent anything in which bucket, and each one's first bucket.
+
+    Whatever the query filter: silence is the source's, not the query's.
+    """
+    named = [d for d in datasets if d is not None]
+    options: list[dict[str, Any]] = [{"terms": {_DATASET: named}}] if named else []
+    if None in datasets:
+        options.append({"bool": {"must_not": [{"exists": {"field": _DATASET}}]}})
+    of_members = {"bool": {"should": options, "minimum_should_match": 1}}
+    source = ("ds", _terms_source(_DATASET))
+    has = np.zeros((len(datasets), grid.count), dtype=bool)
+    sending = _all_of([of_members, grid.range()])
+    for bucket in _composite(
+        client, index, sending, [source, ("b", _histogram_source(grid.step_us))], None, page_size
+    ):
+        row = datasets.get(_key(bucket["key"]["ds"]))
+        if row is not None:
+            has[row, grid.bucket(bucket["key"]["b"])] = True
+    # A dataset that never sent (cannot happen for a member) starts after the frame.
+    first_bucket = np.full(len(datasets), grid.count, dtype=np.int64)
+    firsts = {"first": {"min": {"field": _TS}}}
+    with_time = _all_of([of_members, {"exists": {"field": _TS}}])
+    for bucket in _composite(client, index, with_time, [source], firsts, page_size):
+        row = datasets.get(_key(bucket["key"]["ds"]))
+        first = bucket["first"].get("value")
+        if row is not None and first is not None:
+            # Floor division, so a first event before the frame gives a negative bucket.
+            first_bucket[row] = (int(first) * 1000 - grid.start_us) // grid.step_us
+    return has, first_bucket
+
+
+# --- terms_change -----------------------------------------------------------------------------
+
+
+def terms_change(
+    client: ClusterClient,
+    index: str,
+    fields: Sequence[str],
+    query: Query,
+    window: tuple[datetime, datetime],
+    baseline: Sequence[tuple[datetime, datetime]],
+    size: int = 10,
+    sum_field: str | None = None,
+    *,
+    terms_size: int = TERMS_SIZE,
+) -> TermChanges:
+    """Per field, the top values by how much they changed in ``window`` against ``baseline``.
+
+    The semantics of :meth:`loglens.store.DuckDBStore.terms_change`: ``expected`` is the amount
+    over the union of the baseline windows divided by their number (an event in two overlapping
+    baseline windows counts once), values ordered by the size of their change, then by value.
+
+    One search: the events ``query`` selects inside the window or a baseline window; per field a
+    ``terms`` aggregation over both, ordered by amount, each value split by a ``filters``
+    aggregation into window and baseline. The top ``max(terms_size, 20 × size)`` values per field
+    are compared: the result is exact when a field has no more values than that; otherwise a
+    value left out cannot have changed by more than the smallest amount compared (for counts and
+    non-negative sums), so only near-ties with it can be missed.
+
+    Raises:
+        QueryError: an invalid query, or a field the cluster cannot aggregate on.
+        ClusterError: the cluster failed the request.
+    """
+    paths = []
+    for name in fields:
+        known = FIELD_BY_NAME.get(name)
+        if known is not None and known.kind is Kind.KEYWORD_LIST:
+            raise QueryError(f"{name!r} holds lists; compare a single-valued field")
+        paths.append(_agg_field(name, "compare values of", dates=False))
+    amount = (
+        {"amount": {"sum": {"field": _agg_field(sum_field, "sum", numeric=True)}}}
+        if sum_field is not None
+        else {}
+    )
+    in_window = _time_range(*window)
+    spans = [_time_range(*pair) for pair in baseline]
+    in_baseline = (
+        {"bool": {"should": spans, "minimum_should_match": 1}}
+        if spans
+        else {"bool": {"must_not": [dict(_MATCH_ALL)]}}
+    )
+    split: dict[str, Any] = {"filters": {"filters": {"w": in_window, "b": in_baseline}}}
+    if amount:
+        split["aggs"] = amount
+    top = max(terms_size, 20 * size)
+    aggs: dict[str, Any] = {"split": split}
+    for i, path in enumerate(paths):
+        terms: dict[str, Any] = {"field": path, "size": top, "shard_size": 2 * top}
+        if amount:
+            terms["order"] = [{"amount": "desc"}, {"_key": "asc"}]
+        aggs[f"f{i}"] = {"terms": terms, "aggs": {**amount, "split": split}}
+    either = {"bool": {"should": [in_window, in_baseline], "minimum_should_match": 1}}
+    answer = _search(
+        client,
+        index,
+        {
+            "query": _all_of([query_filter(query), either]),
+            "track_total_hits": False,
+            "aggs": aggs,
+        },
+    )
+    found = answer.get("aggregations", {})
+    days = max(len(baseline), 1)
+    observed, expected = _split_amounts(found.get("split", {}), days)
+    by_field: dict[str, list[TermChange]] = {name: [] for name in fields}
+    for i, name in enumerate(fields):
+        changes = []
+        for bucket in found.get(f"f{i}", {}).get("buckets", []):
+            o, e = _split_amounts(bucket.get("split", {}), days)
+            changes.append(TermChange(_key(bucket["key"]), o, e))
+        changes.sort(key=lambda c: (-abs(c.change), str(c.value)))
+        by_field[name] = changes[:size]
+    return TermChanges(TermChange(None, observed, expected), by_field)
+
+
+def _split_amounts(split: Mapping[str, Any], days: int) -> tuple[float, float]:
+    """(window amount, baseline amount per baseline window) of one ``filters`` aggregation."""
+    parts = split.get("buckets", {})
+
+    def amount(name: str) -> float:
+        part = parts.get(name, {})
+        if "amount" in part:
+            return float(part["amount"].get("value") or 0)
+        return float(part.get("doc_count", 0))
+
+    return amount("w"), amount("b") / days
