@@ -7,10 +7,10 @@ No SQL or query DSL appears outside ``loglens.store``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -210,6 +210,14 @@ class Store(Protocol):
 
     def anomalies(self, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
         """Stored anomalies overlapping ``[start, end)``, most severe first."""
+        ...
+
+    def checkpoint(self, name: str) -> dict[str, Any] | None:
+        """The state saved under ``name`` (an incremental pull's watermark), or None."""
+        ...
+
+    def save_checkpoint(self, name: str, value: Mapping[str, Any]) -> None:
+        """Save ``value`` (JSON-serialisable) under ``name``, replacing what was there."""
         ...
 
     def close(self) -> None: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +55,11 @@ CREATE TABLE IF NOT EXISTS anomalies (
     details VARCHAR, created TIMESTAMPTZ
 )"""
 _META_DDL = "CREATE TABLE IF NOT EXISTS loglens_meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
+# Incremental pulls' watermarks (JSON), one row per source: a daily run resumes from its own.
+_CHECKPOINTS_DDL = """
+CREATE TABLE IF NOT EXISTS checkpoints (
+    name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL, updated TIMESTAMPTZ NOT NULL
+)"""
 
 _FAILURE_TAG = "'" + schema.PARSE_FAILURE_TAG + "'"
 _COLUMN_LIST = ", ".join(quote_ident(f.name) for f in FIELDS)
@@ -106,6 +111,7 @@ class DuckDBStore:
         self._run(_INGEST_DDL)
         self._run(_META_DDL)
         self._run(_ANOMALIES_DDL)
+        self._run(_CHECKPOINTS_DDL)
         existing = {
             row[0]
             for row in self.con.execute(
@@ -316,6 +322,24 @@ class DuckDBStore:
                          WHEN 'medium' THEN 2 ELSE 3 END, score DESC NULLS LAST, start""",
             params,
         )
+
+    def checkpoint(self, name: str) -> dict[str, Any] | None:
+        row = self._fetchone("SELECT value FROM checkpoints WHERE name = ?", [name])
+        if row is None:
+            return None
+        value = json.loads(row[0])
+        return value if isinstance(value, dict) else None
+
+    def save_checkpoint(self, name: str, value: Mapping[str, Any]) -> None:
+        try:
+            self._run(
+                "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)",
+                [name, json.dumps(dict(value), sort_keys=True), datetime.now(UTC)],
+            )
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"saving checkpoint {name!r} failed: {exc}", location=self.url
+            ) from exc
 
     # --- reading -----------------------------------------------------------------------------
 
