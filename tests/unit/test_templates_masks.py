@@ -101,3 +101,10 @@ def test_masks_are_valid_for_re2_and_python() -> None:
     for mask in MASKS:
         re.compile(mask.pattern)
         mask_array(pa.array(["x"]))  # RE2 compiles the alternation of every kind
+
+
+def test_large_columns_masked_in_slices_match_python() -> None:
+    messages = [f"user u{i % 50} from 10.0.{i % 250}.{i % 7} took {i}ms" for i in range(120_000)]
+    masked = mask_array(pa.chunked_array([messages[:1000], messages[1000:]])).to_pylist()
+    assert masked[::997] == [mask_message(m) for m in messages[::997]]
+    assert len(masked) == len(messages)
