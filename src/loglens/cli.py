@@ -171,18 +171,22 @@ def _parse_mappings(mappings: Sequence[str]) -> dict[str, str]:
 
 def _print_input(record: IngestRecord, out: TextIO) -> None:
     out.write(describe_ingest(record) + "\n")
+    for note in record.notes:
+        out.write(f"  {safe_terminal_text(note)}\n")
 
 
 def _print_totals(records: Sequence[IngestRecord], elapsed: float, out: TextIO) -> None:
     total = sum(r.records for r in records)
     parsed = sum(r.parsed for r in records)
     rate = total / elapsed if elapsed > 0 else 0.0
+    refused = sum(r.rejected for r in records)  # only a cluster refuses documents
+    rejected = f", rejected {format_count(refused)}" if refused else ""
     out.write(
         f"total: {len(records)} input(s), read {format_count(total)}, "
         f"parsed {format_count(parsed)}, raw {format_count(sum(r.failed for r in records))}, "
         f"duplicates {format_count(sum(r.duplicates for r in records))}, "
         f"blank {format_count(sum(r.blank for r in records))}, "
-        f"headers {format_count(sum(r.headers for r in records))} "
+        f"headers {format_count(sum(r.headers for r in records))}{rejected} "
         f"in {elapsed:.1f}s ({format_count(int(rate))} records/s)\n"
     )
 
@@ -269,8 +273,11 @@ def query(
         default_operator="AND" if default_and else "OR",
     )
     out = sys.stdout
-    with open_store(config.store.url) as store:
+    with open_store(config.store.url, config=config) as store:
         if list_datasets:
+            indices = getattr(store, "indices", None)  # a cluster: its indices first
+            if indices is not None:
+                _print_indices(indices(), output, out)
             _print_datasets(store.datasets(), output, out)
         elif count_only:
             out.write(f"{store.count(request)}\n")
@@ -318,6 +325,16 @@ def _emit(
         write_table(rows, columns, out, right_align=right)
 
 
+def _print_indices(infos: Sequence[Any], output: str, out: TextIO) -> None:
+    rows = [
+        {"index": i.name, "health": i.health, "status": i.status, "docs": i.docs,
+         "size": i.size_bytes}
+        for i in infos
+    ]  # fmt: skip
+    _emit(rows, ["index", "health", "status", "docs", "size"], output, out,
+          right=["docs", "size"], nested=False)  # fmt: skip
+
+
 def _print_datasets(infos: Sequence[Any], output: str, out: TextIO) -> None:
     rows = [
         {
@@ -340,7 +357,8 @@ def datasets(state: _State) -> None:
     """List the datasets in the store with event counts and time ranges."""
     from loglens.store import open_store
 
-    with open_store(state.config().store.url) as store:
+    config = state.config()
+    with open_store(config.store.url, config=config) as store:
         _print_datasets(store.datasets(), "table", sys.stdout)
 
 
@@ -437,7 +455,7 @@ def series(
     if top is not None:
         spec = dataclasses.replace(spec, max_groups=top)
     config = state.config()
-    with open_store(config.store.url) as store:
+    with open_store(config.store.url, config=config) as store:
         frame = store.series(spec)
     out = sys.stdout
     if per_day:
@@ -513,7 +531,7 @@ def detect(
         limit=top,
     )
     config = state.config()
-    with open_store(config.store.url) as store:
+    with open_store(config.store.url, config=config) as store:
         report = run_detection(store, settings, default_specs(interval))
     out = sys.stdout
     rows = anomaly_rows(report.anomalies)
@@ -614,7 +632,7 @@ def eval_incidents(
         attribute_top=300,
     )
     config = state.config()
-    with open_store(config.store.url) as store:
+    with open_store(config.store.url, config=config) as store:
         report = run_detection(store, settings)
     result = evaluate_incidents(report.anomalies, labels, tolerance=parse_interval(tolerance))
     out = sys.stdout

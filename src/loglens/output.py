@@ -153,6 +153,8 @@ def describe_ingest(record: IngestRecord) -> str:
     ]
     if record.headers:
         parts.append(f"headers {format_count(record.headers)}")
+    if record.rejected:
+        parts.append(f"rejected {format_count(record.rejected)}")
     balance = "ok" if record.balanced else "UNBALANCED"
     truncated = (
         f"  ({format_count(record.truncated)} cut at the line limit)" if record.truncated else ""

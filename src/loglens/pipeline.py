@@ -86,7 +86,9 @@ class Pipeline:
     ) -> None:
         self.config = config
         self._own_store = store is None
-        self.store: Store = store if store is not None else open_store(config.store.url)
+        self.store: Store = (
+            store if store is not None else open_store(config.store.url, config=config)
+        )
         self._env = os.environ if env is None else env
         self._locality = Locality(config.network.internal_cidrs)
         pattern = config.ingest.host_from_path
@@ -268,6 +270,8 @@ class Pipeline:
             record.failed += summary.inserted_failures
             record.parsed += summary.inserted - summary.inserted_failures
             record.duplicates += summary.duplicates
+            record.rejected += summary.rejected
+            record.notes.extend(f"rejected by the store: {r}" for r in summary.rejections)
 
     # --- one batch ---------------------------------------------------------------------------
 

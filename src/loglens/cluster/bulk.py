@@ -40,6 +40,13 @@ _MAX_KEPT_REJECTIONS = 1000
 
 
 @dataclass(frozen=True)
+class _Pending:
+    id: str
+    line: str  # the document as one JSON line
+    flagged: bool
+
+
+@dataclass(frozen=True)
 class Rejection:
     """A document the cluster refused for good, with its reason."""
 
@@ -63,6 +70,7 @@ class BulkResult:
     rejections: list[Rejection] = field(default_factory=list)  # the first 1000, with reasons
     retried: int = 0  # item re-sends after a busy (429/503) answer
     recovered: int = 0  # of ``created``: confirmed by a 409 after the request was re-sent
+    created_flagged: int = 0  # of ``created``: documents added with ``flagged=True``
     requests: int = 0  # bulk requests, not counting the client's retries
     bytes: int = 0  # request bytes sent (first attempts)
 
@@ -112,17 +120,18 @@ class BulkWriter:
         self.max_retries = client.settings.max_retries if max_retries is None else max_retries
         self.result = BulkResult()
         self._sleep = sleep
-        self._pending: list[tuple[str, str]] = []  # id, document as one JSON line
+        self._pending: list[_Pending] = []
         self._pending_bytes = 0
 
-    def add(self, doc_id: str, document: Mapping[str, Any]) -> None:
+    def add(self, doc_id: str, document: Mapping[str, Any], *, flagged: bool = False) -> None:
+        """Queue one document; ``flagged`` ones are counted apart (e.g. parse failures)."""
         line = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
         size = len(line.encode()) + len(doc_id) + 64
         if self._pending and (
             len(self._pending) >= self.max_docs or self._pending_bytes + size > self.max_bytes
         ):
             self.flush()
-        self._pending.append((doc_id, line))
+        self._pending.append(_Pending(doc_id, line, flagged))
         self._pending_bytes += size
 
     def write(self, documents: Iterable[tuple[str, Mapping[str, Any]]]) -> BulkResult:
@@ -138,30 +147,30 @@ class BulkWriter:
             return
         self.result.sent += len(chunk)
         if not self.known_new:
-            stored = self._stored_ids([doc_id for doc_id, _ in chunk])
-            self.result.duplicates += sum(1 for doc_id, _ in chunk if doc_id in stored)
-            chunk = [(doc_id, line) for doc_id, line in chunk if doc_id not in stored]
+            stored = self._stored_ids([doc.id for doc in chunk])
+            self.result.duplicates += sum(1 for doc in chunk if doc.id in stored)
+            chunk = [doc for doc in chunk if doc.id not in stored]
         attempt = 0
         while chunk:
             busy = self._send(chunk)
             if not busy:
                 break
             if attempt >= self.max_retries:
-                for doc_id, _line, status, kind, reason in busy:
-                    self._reject(Rejection(doc_id, status, kind, f"still busy after retries: "
-                                                                  f"{reason}"))  # fmt: skip
+                for doc, status, kind, reason in busy:
+                    self._reject(Rejection(doc.id, status, kind, f"still busy after retries: "
+                                                                 f"{reason}"))  # fmt: skip
                 break
             self._sleep(self._backoff(attempt))
             attempt += 1
             self.result.retried += len(busy)
-            chunk = [(doc_id, line) for doc_id, line, *_ in busy]
+            chunk = [doc for doc, *_ in busy]
 
-    def _send(self, chunk: list[tuple[str, str]]) -> list[tuple[str, str, int, str, str]]:
-        """One bulk request; the busy items to send again (id, line, status, type, reason)."""
+    def _send(self, chunk: list[_Pending]) -> list[tuple[_Pending, int, str, str]]:
+        """One bulk request; the busy items to send again (document, status, type, reason)."""
         action_lines = []
-        for doc_id, line in chunk:
-            action = {"create": {"_index": self.index, "_id": doc_id}}
-            action_lines.append(json.dumps(action, ensure_ascii=False) + "\n" + line + "\n")
+        for doc in chunk:
+            action = {"create": {"_index": self.index, "_id": doc.id}}
+            action_lines.append(json.dumps(action, ensure_ascii=False) + "\n" + doc.line + "\n")
         body = "".join(action_lines)
         self.result.requests += 1
         self.result.bytes += len(body.encode())
@@ -179,8 +188,8 @@ class BulkWriter:
         items = answer.get("items", []) if isinstance(answer, dict) else []
         if len(items) != len(chunk):
             raise _unexpected_answer(self.index, len(chunk), len(items))
-        busy: list[tuple[str, str, int, str, str]] = []
-        for (doc_id, line), item in zip(chunk, items, strict=True):
+        busy: list[tuple[_Pending, int, str, str]] = []
+        for doc, item in zip(chunk, items, strict=True):
             outcome: dict[str, Any] = (
                 next(iter(item.values()), {}) if isinstance(item, dict) else {}
             )
@@ -188,18 +197,16 @@ class BulkWriter:
             error = outcome.get("error") or {}
             kind = str(error.get("type", "")) if isinstance(error, dict) else str(error)
             reason = str(error.get("reason", "")) if isinstance(error, dict) else ""
-            if status in (200, 201):
+            if status in (200, 201) or (status == 409 and resent):
                 self.result.created += 1
+                self.result.created_flagged += doc.flagged
+                self.result.recovered += status == 409
             elif status == 409:
-                if resent:
-                    self.result.created += 1
-                    self.result.recovered += 1
-                else:
-                    self.result.duplicates += 1
+                self.result.duplicates += 1
             elif status in _TRANSIENT_STATUSES or kind in _TRANSIENT_TYPES:
-                busy.append((doc_id, line, status, kind or "busy", reason))
+                busy.append((doc, status, kind or "busy", reason))
             else:
-                self._reject(Rejection(doc_id, status, kind or "error", " ".join(reason.split())))
+                self._reject(Rejection(doc.id, status, kind or "error", " ".join(reason.split())))
         return busy
 
     def _stored_ids(self, ids: list[str]) -> set[str]:

@@ -21,17 +21,22 @@ from loglens.series import SeriesFrame, SeriesSpec
 
 @dataclass(frozen=True)
 class WriteSummary:
-    """What a write did: new events (of which parse failures) and records already stored."""
+    """What a write did: new events (of which parse failures), records already stored, and
+    records the store refused for good (a cluster's mapping errors), with the first reasons."""
 
     inserted: int = 0
     inserted_failures: int = 0
     duplicates: int = 0
+    rejected: int = 0
+    rejections: tuple[str, ...] = ()
 
     def __add__(self, other: WriteSummary) -> WriteSummary:
         return WriteSummary(
             self.inserted + other.inserted,
             self.inserted_failures + other.inserted_failures,
             self.duplicates + other.duplicates,
+            self.rejected + other.rejected,
+            (self.rejections + other.rejections)[:20],
         )
 
 
@@ -136,6 +141,7 @@ class IngestRecord:
     blank: int = 0
     headers: int = 0
     truncated: int = 0
+    rejected: int = 0  # refused by the store (a cluster's mapping errors); reasons in notes
     started: datetime | None = None
     finished: datetime | None = None
     notes: list[str] = field(default_factory=list)
@@ -144,7 +150,7 @@ class IngestRecord:
     def balanced(self) -> bool:
         """Every record is accounted for exactly once."""
         return self.records == (
-            self.parsed + self.failed + self.duplicates + self.blank + self.headers
+            self.parsed + self.failed + self.duplicates + self.blank + self.headers + self.rejected
         )
 
 
