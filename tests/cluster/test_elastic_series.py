@@ -26,7 +26,7 @@ from loglens.errors import QueryError
 from loglens.series import Metric, SeriesFrame, SeriesSpec
 from loglens.store import DuckDBStore, open_store
 from loglens.store.base import Query, TermChanges
-from loglens.store.elastic_series import lucene_to_query, series, terms_change
+from loglens.store.elastic_series import series, terms_change
 from tests.cluster.conftest import FLAVOURS, Cluster
 from tests.cluster.proxy import ClusterProxy
 
@@ -159,6 +159,12 @@ SPECS: dict[str, SeriesSpec] = {
         "network.protocol",
         "1h",
         query="event.dataset:(web.access OR net.flow) AND NOT user.name:u01",
+    ),
+    "query: substring, CIDR, wildcard": SeriesSpec.of(
+        "event.dataset",
+        "1h",
+        Metric("distinct", field="user.name"),
+        query="message:quest AND source.ip:10.0.1.0/24 AND user.name:u1*",
     ),
     "time range, bounds off the grid": SeriesSpec.of(
         "event.dataset",
@@ -302,7 +308,6 @@ def test_terms_change_compares_the_largest_values_only(loaded: Loaded) -> None:
 @pytest.mark.parametrize(
     ("spec", "words"),
     [
-        (SeriesSpec.of("app.shard", "1h"), "not indexed"),
         (SeriesSpec.of("tags", "1h"), "list"),
         (SeriesSpec.of("event.original", "1h"), "unindexed"),
         (SeriesSpec.of("@timestamp", "1h"), "date field"),
@@ -323,11 +328,10 @@ def test_what_the_cluster_cannot_do_is_refused_before_asking(
         terms_change(loaded.client, INDEX, ["tags"], Query(), WINDOW, BASELINE)
 
 
-def test_lucene_to_query() -> None:
-    assert lucene_to_query("*") == {"match_all": {}}
-    assert lucene_to_query("  ") == {"match_all": {}}
-    assert lucene_to_query("a b", "and") == {
-        "query_string": {"query": "a b", "default_operator": "AND"}
-    }
-    with pytest.raises(QueryError):
-        lucene_to_query("a", "XOR")
+def test_a_field_outside_the_schema_must_be_mapped_in_the_cluster(loaded: Loaded) -> None:
+    before = loaded.client.requests
+    with pytest.raises(QueryError, match="not indexed in events-test"):
+        series(loaded.client, INDEX, SeriesSpec.of("app.shard", "1h"))
+    with pytest.raises(QueryError, match="not indexed"):
+        terms_change(loaded.client, INDEX, ["app.shard"], Query(), WINDOW, BASELINE)
+    assert loaded.client.requests == before + 2  # the mapping was asked for, nothing else

@@ -22,35 +22,40 @@ Differences from DuckDB, by the nature of the cluster:
 - ``distinct`` is ``cardinality`` with ``precision_threshold`` at its maximum
   (:data:`PRECISION_THRESHOLD`): exact in practice below 40,000 distinct values per cell, within
   a few percent above.
-- Fields are those of the index template: keys of ``extra`` are not indexed (an error names
-  them), text fields group and count on their ``.keyword`` sub-field, ``event.original`` is not
-  indexed, and date fields cannot be grouped on.
+- Queries are translated by :mod:`loglens.store.elastic_query` (DuckDB's semantics, with the
+  differences listed there).
+- Fields: text fields group and count on their ``.keyword`` sub-field, ``event.original`` is
+  not indexed, and date fields cannot be grouped on. A name outside the schema is a field of the
+  index (as Beats and Logstash write them) and must be mapped there: in indices loglens writes,
+  keys of ``extra`` are stored, not indexed, so an error names them instead of a frame of
+  missing values.
 - Timestamps are held to the millisecond (``date``), DuckDB's to the microsecond.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 from numpy.typing import NDArray
 
 from loglens.cluster.connection import ClusterClient
 from loglens.errors import ConfigError, QueryError
-from loglens.query import parse_query
+from loglens.query import _EXTRA_NAME
 from loglens.schema import FIELD_BY_NAME, Kind
 from loglens.series import Series, SeriesFrame, SeriesSpec
 from loglens.store.base import Query, TermChange, TermChanges
 from loglens.store.duckdb_series import MAX_CELLS
+from loglens.store.elastic_query import MATCH_ALL, keyword_path, to_elastic_query
 
 __all__ = [
     "PAGE_SIZE",
     "PRECISION_THRESHOLD",
     "TERMS_SIZE",
-    "lucene_to_query",
     "query_filter",
     "series",
     "terms_change",
@@ -70,42 +75,30 @@ _US = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TS = "@timestamp"
 _DATASET = "event.dataset"
-_MATCH_ALL: dict[str, Any] = {"match_all": {}}
 
 
 # --- queries ----------------------------------------------------------------------------------
 
 
-def lucene_to_query(text: str, default_operator: str = "OR") -> dict[str, Any]:
-    """A Lucene query as the cluster's ``query_string`` (``match_all`` for ``*`` or nothing).
-
-    The text is parsed first, so that a syntax error is the same clear :class:`QueryError` the
-    embedded store gives, before anything is sent.
-    """
-    operator = default_operator.upper()
-    if operator not in ("AND", "OR"):
-        raise QueryError(f"default operator must be AND or OR, not {default_operator!r}")
-    parsed = parse_query(text or "")
-    if parsed.tree is None or text.strip() in ("*", "*:*"):
-        return dict(_MATCH_ALL)
-    return {"query_string": {"query": text, "default_operator": operator}}
-
-
 def query_filter(query: Query) -> dict[str, Any]:
-    """The events ``query`` selects: its text, its range filters and its time range."""
-    clauses = [lucene_to_query(query.text or "*", query.default_operator)]
+    """The events ``query`` selects: its text, its range filters and its time range.
+
+    Lucene is translated by :func:`loglens.store.elastic_query.to_elastic_query`, so the cluster
+    matches what DuckDB matches.
+    """
+    clauses = [to_elastic_query(query.text or "*", default_operator=query.default_operator)]
     for rng in query.ranges:
-        if rng.field not in FIELD_BY_NAME:
+        if rng.field not in FIELD_BY_NAME and not _EXTRA_NAME.fullmatch(rng.field):
             raise QueryError(f"unknown field {rng.field!r} in a range filter")
-        clauses.append(lucene_to_query(rng.as_lucene()))
+        clauses.append(to_elastic_query(rng.as_lucene()))
     clauses.append(_time_range(query.start, query.end))
     return _all_of(clauses)
 
 
 def _all_of(clauses: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    kept = [c for c in clauses if c != _MATCH_ALL]
+    kept = [c for c in clauses if c != MATCH_ALL]
     if not kept:
-        return dict(_MATCH_ALL)
+        return dict(MATCH_ALL)
     return kept[0] if len(kept) == 1 else {"bool": {"filter": kept}}
 
 
@@ -116,7 +109,7 @@ def _time_range(start: datetime | None, end: datetime | None) -> dict[str, Any]:
     if end is not None:
         bounds["lt"] = _iso(end)
     if not bounds:
-        return dict(_MATCH_ALL)
+        return dict(MATCH_ALL)
     return {"range": {_TS: {**bounds, "format": "strict_date_optional_time"}}}
 
 
@@ -132,23 +125,48 @@ def _us_iso(epoch_us: int) -> str:
 # --- fields -----------------------------------------------------------------------------------
 
 
-def _agg_field(name: str, purpose: str, *, numeric: bool = False, dates: bool = True) -> str:
-    """The indexed field to aggregate ``name`` on, or a :class:`QueryError` saying why not."""
-    known = FIELD_BY_NAME.get(name)
-    if known is None:
-        raise QueryError(
-            f"cannot {purpose} {name!r}: the cluster indexes only the fields of the schema "
-            "(keys of extra are stored, not indexed)"
-        )
-    if known.kind in (Kind.JSON, Kind.KEYWORD_LIST):
-        raise QueryError(f"cannot {purpose} {name!r}: it holds a list or an object")
-    if name == "event.original":
-        raise QueryError(f"cannot {purpose} {name!r}: the cluster keeps it unindexed")
-    if numeric and known.kind is not Kind.LONG:
-        raise QueryError(f"cannot {purpose} {name!r}: it is not a numeric field")
-    if not dates and known.kind is Kind.DATE:
-        raise QueryError(f"cannot {purpose} {name!r} in the cluster: it is a date field")
-    return f"{name}.keyword" if known.kind is Kind.TEXT else name
+@dataclass
+class _Fields:
+    """Validates the fields a request aggregates on; names outside the schema are checked
+    against the cluster's mappings (once, before any aggregation is asked for)."""
+
+    client: ClusterClient
+    index: str
+    outside_schema: set[str] = field(default_factory=set)
+
+    def path(self, name: str, purpose: str, *, numeric: bool = False, dates: bool = True) -> str:
+        """The indexed field to aggregate ``name`` on, or a :class:`QueryError` saying why not."""
+        known = FIELD_BY_NAME.get(name)
+        if known is None:
+            if not _EXTRA_NAME.fullmatch(name or ""):
+                raise QueryError(f"{name!r} is not a valid field name")
+            self.outside_schema.add(name)
+            return name
+        if known.kind in (Kind.JSON, Kind.KEYWORD_LIST):
+            raise QueryError(f"cannot {purpose} {name!r}: it holds a list or an object")
+        if name == "event.original":
+            raise QueryError(f"cannot {purpose} {name!r}: the cluster keeps it unindexed")
+        if numeric and known.kind is not Kind.LONG:
+            raise QueryError(f"cannot {purpose} {name!r}: it is not a numeric field")
+        if not dates and known.kind is Kind.DATE:
+            raise QueryError(f"cannot {purpose} {name!r} in the cluster: it is a date field")
+        return keyword_path(name)
+
+    def check_mapped(self) -> None:
+        """A field outside the schema must be a field of the index (as Beats and Logstash write
+        them); in indices loglens wrote, keys of ``extra`` are stored, not indexed."""
+        for name in sorted(self.outside_schema):
+            answer = self.client.request(
+                "GET", f"/{_quoted(self.index)}/_mapping/field/{quote(name)}", location=self.index
+            )
+            mapped = isinstance(answer, dict) and any(
+                isinstance(i, dict) and i.get("mappings") for i in answer.values()
+            )
+            if not mapped:
+                raise QueryError(
+                    f"{name!r} is not indexed in {self.index} (keys of extra are stored, not "
+                    "indexed, in indices loglens writes): group and count on schema fields"
+                )
 
 
 def _key(value: Any) -> str | None:
@@ -156,11 +174,16 @@ def _key(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _quoted(index: str) -> str:
+    return quote(index, safe="*,")
+
+
 # --- paging -----------------------------------------------------------------------------------
 
 
 def _search(client: ClusterClient, index: str, body: dict[str, Any]) -> dict[str, Any]:
-    answer = client.request("POST", f"/{index}/_search", body={"size": 0, **body}, location=index)
+    path = f"/{_quoted(index)}/_search"
+    answer = client.request("POST", path, body={"size": 0, **body}, location=index)
     return answer if isinstance(answer, dict) else {}
 
 
@@ -279,9 +302,11 @@ def series(
         raise ConfigError("max_groups must be at least 1", location="max_groups")
     if page_size < 1:
         raise ConfigError("page_size must be at least 1", location="page_size")
-    fields = [_agg_field(name, "group by", dates=False) for name in spec.group_by]
-    metric_aggs = _metric_aggs(spec)
-    where = lucene_to_query(spec.query or "*")
+    checked = _Fields(client, index)
+    fields = [checked.path(name, "group by", dates=False) for name in spec.group_by]
+    metric_aggs = _metric_aggs(spec, checked)
+    where = to_elastic_query(spec.query or "*")
+    checked.check_mapped()
     grid = _grid(client, index, spec, step_us, where)
     if grid is None or grid.count == 0:
         empty = np.empty(0, dtype="datetime64[us]")
@@ -314,18 +339,18 @@ def _step_us(spec: SeriesSpec) -> int:
     return int(seconds) * _US
 
 
-def _metric_aggs(spec: SeriesSpec) -> dict[str, Any]:
+def _metric_aggs(spec: SeriesSpec, checked: _Fields) -> dict[str, Any]:
     """The per-cell sub-aggregation named ``v`` (none for a count: the cell's doc_count)."""
     metric = spec.metric
     if metric.kind == "count":
         return {}
     if metric.kind == "rate":
-        return {"v": {"filter": lucene_to_query(metric.query or "*")}}
+        return {"v": {"filter": to_elastic_query(metric.query or "*")}}
     name = metric.field or ""
     if metric.kind == "sum":
-        return {"v": {"sum": {"field": _agg_field(name, "sum", numeric=True)}}}
-    field = _agg_field(name, "count distinct values of")
-    return {"v": {"cardinality": {"field": field, "precision_threshold": PRECISION_THRESHOLD}}}
+        return {"v": {"sum": {"field": checked.path(name, "sum", numeric=True)}}}
+    path = checked.path(name, "count distinct values of")
+    return {"v": {"cardinality": {"field": path, "precision_threshold": PRECISION_THRESHOLD}}}
 
 
 def _check_size(buckets: int, groups: int) -> None:
@@ -407,12 +432,12 @@ def _nulls_last(key: tuple[str | None, ...]) -> list[tuple[bool, str]]:
 def _kept_filter(fields: list[str], kept: list[_Group]) -> dict[str, Any]:
     """A filter no narrower than the kept groups: per field, the values they take."""
     clauses: list[dict[str, Any]] = []
-    for i, field in enumerate(fields):
+    for i, path in enumerate(fields):
         values = sorted({value for g in kept if (value := g.key[i]) is not None})
         with_missing = any(g.key[i] is None for g in kept)
-        options: list[dict[str, Any]] = [{"terms": {field: values}}] if values else []
+        options: list[dict[str, Any]] = [{"terms": {path: values}}] if values else []
         if with_missing:
-            options.append({"bool": {"must_not": [{"exists": {"field": field}}]}})
+            options.append({"bool": {"must_not": [{"exists": {"field": path}}]}})
         either = {"bool": {"should": options, "minimum_should_match": 1}}
         clauses.append(options[0] if len(options) == 1 else either)
     return _all_of(clauses)
@@ -565,23 +590,24 @@ def terms_change(
         QueryError: an invalid query, or a field the cluster cannot aggregate on.
         ClusterError: the cluster failed the request.
     """
+    checked = _Fields(client, index)
     paths = []
     for name in fields:
         known = FIELD_BY_NAME.get(name)
         if known is not None and known.kind is Kind.KEYWORD_LIST:
             raise QueryError(f"{name!r} holds lists; compare a single-valued field")
-        paths.append(_agg_field(name, "compare values of", dates=False))
+        paths.append(checked.path(name, "compare values of", dates=False))
     amount = (
-        {"amount": {"sum": {"field": _agg_field(sum_field, "sum", numeric=True)}}}
+        {"amount": {"sum": {"field": checked.path(sum_field, "sum", numeric=True)}}}
         if sum_field is not None
         else {}
     )
+    selected = query_filter(query)
+    checked.check_mapped()
     in_window = _time_range(*window)
     spans = [_time_range(*pair) for pair in baseline]
     in_baseline = (
-        {"bool": {"should": spans, "minimum_should_match": 1}}
-        if spans
-        else {"bool": {"must_not": [dict(_MATCH_ALL)]}}
+        {"bool": {"should": spans, "minimum_should_match": 1}} if spans else {"match_none": {}}
     )
     split: dict[str, Any] = {"filters": {"filters": {"w": in_window, "b": in_baseline}}}
     if amount:
@@ -598,7 +624,7 @@ def terms_change(
         client,
         index,
         {
-            "query": _all_of([query_filter(query), either]),
+            "query": _all_of([selected, either]),
             "track_total_hits": False,
             "aggs": aggs,
         },
