@@ -7,6 +7,9 @@
 - Faults: answer a status (429, 503, ...), drop the connection before or after forwarding (the
   server did the work, the client never hears of it), or delay past the client's timeout.
 - ``require_authorization``: answer 401 unless the request carries that ``Authorization`` value.
+- Busy bulk items: ``bulk_item_status=429`` answers every ``bulk_item_every``-th item of a bulk
+  request with that status without forwarding it (the rest are forwarded), as a node whose write
+  queue is full does.
 - It counts requests and bytes, for the benchmarks.
 """
 
@@ -41,6 +44,8 @@ class Fault:
     drop: bool = False  # close the connection without an answer
     after_forward: bool = False  # with drop/status: forward first, so the server did the work
     delay: float = 0.0  # wait this long before forwarding
+    bulk_item_status: int | None = None  # answer some bulk items with this, unforwarded
+    bulk_item_every: int = 3
     times: int = 1
     used: int = 0
 
@@ -138,6 +143,10 @@ def _handler_for(proxy: ClusterProxy) -> type[BaseHTTPRequestHandler]:
                     return
             if fault is not None and fault.delay:
                 time.sleep(fault.delay)
+            if fault is not None and fault.bulk_item_status is not None:
+                status, headers, payload = self._forward_some_items(body, fault)
+                self._answer(status, payload, headers)
+                return
             status, headers, payload = self._forward(body)
             if fault is not None and fault.after_forward:
                 if fault.drop:
@@ -172,6 +181,33 @@ def _handler_for(proxy: ClusterProxy) -> type[BaseHTTPRequestHandler]:
                 return response.status, kept, payload
             finally:
                 connection.close()
+
+        def _forward_some_items(
+            self, body: bytes, fault: Fault
+        ) -> tuple[int, dict[str, str], bytes]:
+            """Forward all bulk items but every n-th; answer those with the fault's status."""
+            lines = body.decode().splitlines()
+            pairs = [lines[i : i + 2] for i in range(0, len(lines), 2)]
+            held = {i for i in range(len(pairs)) if i % fault.bulk_item_every == 0}
+            kept = [p for i, p in enumerate(pairs) if i not in held]
+            forwarded: list[Any] = []
+            status, headers = 200, {"content-type": "application/json"}
+            if kept:
+                text = "".join(line + "\n" for pair in kept for line in pair).encode()
+                status, headers, payload = self._forward(text)
+                forwarded = json.loads(payload).get("items", [])
+            items = []
+            for i, (action_line, *_rest) in enumerate(pairs):
+                if i in held:
+                    op, meta = next(iter(json.loads(action_line).items()))
+                    reason = "rejected execution (queue capacity reached)"
+                    items.append({op: {"_index": meta.get("_index"), "_id": meta.get("_id"),
+                                       "status": fault.bulk_item_status,
+                                       "error": {"type": "es_rejected_execution_exception",
+                                                 "reason": reason}}})  # fmt: skip
+                else:
+                    items.append(forwarded.pop(0))
+            return status, headers, json.dumps({"errors": True, "items": items}).encode()
 
         def _answer(
             self, status: int, payload: bytes, headers: dict[str, str] | None = None
