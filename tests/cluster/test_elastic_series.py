@@ -175,6 +175,7 @@ SPECS: dict[str, SeriesSpec] = {
     "start only": SeriesSpec.of("network.protocol", "1h", start=datetime(2024, 5, 3, tzinfo=UTC)),
     "end only": SeriesSpec.of("event.dataset", "1h", end=datetime(2024, 5, 1, 20, tzinfo=UTC)),
     "two group fields": SeriesSpec.of(("event.dataset", "network.protocol"), "1h"),
+    "largest 2 datasets": SeriesSpec.of("event.dataset", "15m", max_groups=2),
     "largest 7 users by day": SeriesSpec.of("user.name", "1d", max_groups=7),
     "a numeric group field": SeriesSpec.of("http.response.status_code", "1h"),
     "distinct users of a text group": SeriesSpec.of(

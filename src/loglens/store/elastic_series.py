@@ -15,7 +15,9 @@ A series takes these searches, each a ``composite`` aggregation read to its last
    rate. Only non-empty cells come back, so no bounds are needed: the query's range on
    ``@timestamp`` is the frame, and an empty bucket inside a group's active life is a zero;
 4. source activity: which of the kept groups' datasets sent anything in which bucket, whatever
-   the query filter, and when each sent its first event.
+   the query filter, and when each sent its first event. Without a query filter, with every
+   group kept and ``event.dataset`` among the group fields (the default spec), the cells already
+   hold every event of the frame, and these are read off them instead.
 
 Differences from DuckDB, by the nature of the cluster:
 
@@ -324,7 +326,21 @@ def series(
     if spec.metric.kind == "rate":
         with np.errstate(invalid="ignore", divide="ignore"):
             values = np.where(counts > 0, values / counts, np.nan)
-    frame = _assemble(client, index, spec, grid, kept, values, page_size)
+    members = sorted({d for g in kept for d in g.sources or ()}, key=lambda d: (d is None, d or ""))
+    datasets = {name: i for i, name in enumerate(members)}
+    # With no filter, every group kept and the dataset among the group fields, every event of the
+    # frame's range is in a cell: the cells tell when each source sent, without asking again.
+    from_cells = where == MATCH_ALL and _DATASET in spec.group_by and len(kept) == len(groups)
+    if from_cells:
+        has = _sending_from_cells(counts, kept, datasets)
+    else:
+        has = _sending(client, index, grid, datasets, page_size)
+    if from_cells and spec.start is None:
+        # The frame starts at the first event of all, so each source's first is in the frame.
+        first_bucket = has.argmax(axis=1).astype(np.int64)
+    else:
+        first_bucket = _first_buckets(client, index, grid, datasets, page_size)
+    frame = _assemble(spec, grid, kept, values, datasets, has, first_bucket)
     frame.groups_left_out = len(groups) - len(kept)
     return frame
 
@@ -482,21 +498,27 @@ def _cell_value(spec: SeriesSpec, bucket: Mapping[str, Any]) -> float:
     return float(value) if value is not None else 0.0
 
 
+def _sending_from_cells(
+    counts: NDArray[np.float64], kept: list[_Group], datasets: Mapping[str | None, int]
+) -> NDArray[np.bool_]:
+    """Which datasets sent in which bucket, read off cells that hold every event of the frame."""
+    has = np.zeros((len(datasets), counts.shape[1]), dtype=bool)
+    for i, group in enumerate(kept):
+        for name in group.sources or ():
+            has[datasets[name]] |= counts[i] > 0
+    return has
+
+
 def _assemble(
-    client: ClusterClient,
-    index: str,
     spec: SeriesSpec,
     grid: _Grid,
     kept: list[_Group],
     values: NDArray[np.float64],
-    page_size: int,
+    datasets: Mapping[str | None, int],
+    has: NDArray[np.bool_],
+    first_bucket: NDArray[np.int64],
 ) -> SeriesFrame:
     """The silence rules of :mod:`loglens.series`, from the kept groups' datasets' activity."""
-    members = sorted(
-        {ds for g in kept for ds in g.sources or ()}, key=lambda d: (d is None, d or "")
-    )
-    datasets = {ds: i for i, ds in enumerate(members)}
-    has, first_bucket = _activity(client, index, grid, datasets, page_size)
     membership = np.zeros((len(kept), len(datasets)), dtype=bool)
     for i, group in enumerate(kept):
         membership[i, [datasets[d] for d in group.sources or ()]] = True
@@ -520,42 +542,53 @@ def _assemble(
     return SeriesFrame(spec, buckets, frame)
 
 
-def _activity(
+def _members_filter(datasets: Mapping[str | None, int]) -> dict[str, Any]:
+    named = [d for d in datasets if d is not None]
+    options: list[dict[str, Any]] = [{"terms": {_DATASET: named}}] if named else []
+    if None in datasets:
+        options.append({"bool": {"must_not": [{"exists": {"field": _DATASET}}]}})
+    return {"bool": {"should": options, "minimum_should_match": 1}}
+
+
+def _sending(
     client: ClusterClient,
     index: str,
     grid: _Grid,
     datasets: Mapping[str | None, int],
     page_size: int,
-) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
-    """Which of ``datasets`` sent anything in which bucket, and each one's first bucket.
-
-    Whatever the query filter: silence is the source's, not the query's.
-    """
-    named = [d for d in datasets if d is not None]
-    options: list[dict[str, Any]] = [{"terms": {_DATASET: named}}] if named else []
-    if None in datasets:
-        options.append({"bool": {"must_not": [{"exists": {"field": _DATASET}}]}})
-    of_members = {"bool": {"should": options, "minimum_should_match": 1}}
-    source = ("ds", _terms_source(_DATASET))
+) -> NDArray[np.bool_]:
+    """Which of ``datasets`` sent anything in which bucket, whatever the query filter: silence
+    is the source's, not the query's."""
     has = np.zeros((len(datasets), grid.count), dtype=bool)
-    sending = _all_of([of_members, grid.range()])
-    for bucket in _composite(
-        client, index, sending, [source, ("b", _histogram_source(grid.step_us))], None, page_size
-    ):
+    query = _all_of([_members_filter(datasets), grid.range()])
+    sources = [("ds", _terms_source(_DATASET)), ("b", _histogram_source(grid.step_us))]
+    for bucket in _composite(client, index, query, sources, None, page_size):
         row = datasets.get(_key(bucket["key"]["ds"]))
         if row is not None:
             has[row, grid.bucket(bucket["key"]["b"])] = True
-    # A dataset that never sent (cannot happen for a member) starts after the frame.
+    return has
+
+
+def _first_buckets(
+    client: ClusterClient,
+    index: str,
+    grid: _Grid,
+    datasets: Mapping[str | None, int],
+    page_size: int,
+) -> NDArray[np.int64]:
+    """The bucket of each dataset's first event ever (negative before the frame)."""
     first_bucket = np.full(len(datasets), grid.count, dtype=np.int64)
+    query = _all_of([_members_filter(datasets), {"exists": {"field": _TS}}])
     firsts = {"first": {"min": {"field": _TS}}}
-    with_time = _all_of([of_members, {"exists": {"field": _TS}}])
-    for bucket in _composite(client, index, with_time, [source], firsts, page_size):
+    for bucket in _composite(
+        client, index, query, [("ds", _terms_source(_DATASET))], firsts, page_size
+    ):
         row = datasets.get(_key(bucket["key"]["ds"]))
         first = bucket["first"].get("value")
         if row is not None and first is not None:
             # Floor division, so a first event before the frame gives a negative bucket.
             first_bucket[row] = (int(first) * 1000 - grid.start_us) // grid.step_us
-    return has, first_bucket
+    return first_bucket
 
 
 # --- terms_change -----------------------------------------------------------------------------
