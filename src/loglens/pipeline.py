@@ -18,6 +18,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from loglens.cluster import ClusterSettings, connect
+from loglens.cluster.urls import is_cluster_url, parse_cluster_url
 from loglens.config import Config
 from loglens.errors import LoglensError, ParseError, SourceError
 from loglens.normalize import (
@@ -31,6 +33,16 @@ from loglens.parse.base import ParseContext, Parser, Sample
 from loglens.parse.registry import detect_format, get_parser
 from loglens.query import IPV4_TO_INT_MACRO
 from loglens.schema import FIELDS, PARSE_FAILURE_TAG, quote_ident
+from loglens.sources.elastic import (
+    ClusterPull,
+    ClusterScan,
+    Hit,
+    HitBatch,
+    Watermark,
+    checkpoint_name,
+    hit_batch,
+    hit_parser,
+)
 from loglens.sources.files import (
     SAMPLE_RECORDS,
     InputSource,
@@ -72,6 +84,80 @@ class IngestReport:
     @property
     def balanced(self) -> bool:
         return all(record.balanced for record in self.inputs)
+
+
+@dataclass
+class _IndexInput:
+    """One concrete index of a cluster pull: its accounting, parser and parser SQL."""
+
+    record: IngestRecord
+    parser: Parser
+    ctx: ParseContext
+    parser_sql: str
+
+
+class _HitWriter:
+    """Holds a cluster pull's hits per index and writes them as record batches.
+
+    A hit held twice (a scroll slice read again) is counted as a duplicate at once: the
+    store's check only compares a batch with what is already stored.
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        con: duckdb.DuckDBPyConnection,
+        fmt: str,
+        column_map: dict[str, str],
+        fields: Sequence[str] | None,
+    ) -> None:
+        self._pipeline = pipeline
+        self._con = con
+        self._fmt = fmt
+        self._column_map = column_map
+        self._fields = fields
+        self._indices: dict[str, _IndexInput] = {}
+        self._held: dict[str, dict[str, Hit]] = {}
+        self._repeats: dict[str, int] = {}
+        self._method: dict[str, str] = {}
+        self.held = 0
+
+    def hold(self, page: Sequence[Hit], method: str | None) -> None:
+        for hit in page:
+            held = self._held.setdefault(hit.index, {})
+            if hit.id in held:
+                self._repeats[hit.index] = self._repeats.get(hit.index, 0) + 1
+                continue
+            held[hit.id] = hit
+            self._method.setdefault(hit.index, method or "")
+            self.held += 1
+
+    def flush(self) -> None:
+        for index, held in self._held.items():
+            known = self._indices.get(index)
+            if known is None:
+                known = self._pipeline._index_input(
+                    index, list(held.values()), self._fmt, self._column_map, self._fields,
+                    self._method[index],
+                )  # fmt: skip
+                self._indices[index] = known
+            repeats = self._repeats.pop(index, 0)
+            if held:
+                batch = hit_batch(list(held.values()), known.record.records)
+                self._pipeline._write_batches(
+                    self._con, iter([batch]), known.parser, known.parser_sql, known.ctx,
+                    known.record,
+                )  # fmt: skip
+            known.record.records += repeats
+            known.record.duplicates += repeats
+        self._held.clear()
+        self.held = 0
+
+    def records(self) -> list[IngestRecord]:
+        finished = datetime.now(UTC)
+        for known in self._indices.values():
+            known.record.finished = finished
+        return [known.record for known in self._indices.values()]
 
 
 class Pipeline:
@@ -119,19 +205,24 @@ class Pipeline:
         fmt: str | None = None,
         column_map: Mapping[str, str] | None = None,
         on_input: ProgressCallback | None = None,
+        cluster: ClusterPull | None = None,
     ) -> IngestReport:
-        """Ingest files, directories, globs or ``-`` (stdin) into the store.
+        """Ingest files, directories, globs, ``-`` (stdin) or cluster URLs into the store.
 
         Args:
-            specs: what the user named.
+            specs: what the user named; ``es://PATTERN`` (see ``loglens.cluster.urls``) reads
+                an index pattern of Elasticsearch/OpenSearch.
             fmt: a parser or table format name to force; None/"auto" detects per input.
             column_map: source column → ECS field, for tables and generic JSON.
             on_input: called with each input's accounting when it is done.
+            cluster: how cluster URLs are read (range, fields, checkpoint); defaults if None.
 
         Raises:
             SourceError: a named input that does not exist or cannot be read.
+            ClusterError: a cluster that cannot be read.
         """
-        inputs, skipped = expand_inputs(specs)
+        urls = [spec for spec in specs if is_cluster_url(spec)]
+        inputs, skipped = expand_inputs([spec for spec in specs if not is_cluster_url(spec)])
         report = IngestReport(skipped=list(skipped))
         chosen = fmt if fmt and fmt != "auto" else self.config.ingest.format
         for source in inputs:
@@ -151,7 +242,78 @@ class Pipeline:
             self.store.record_ingest(record)
             if on_input is not None:
                 on_input(record)
+        for url in urls:
+            for record in self._ingest_cluster(url, chosen, dict(column_map or {}), cluster):
+                report.inputs.append(record)
+                self.store.record_ingest(record)
+                if on_input is not None:
+                    on_input(record)
         return report
+
+    def _ingest_cluster(
+        self, url: str, fmt: str, column_map: dict[str, str], pull: ClusterPull | None
+    ) -> list[IngestRecord]:
+        """Read an index pattern slice by slice; one accounting record per concrete index.
+
+        Hits are held until ``pull.batch_records`` of them are waiting (parsing has a fixed
+        cost per batch), then parsed and written per index like batches of file records. With
+        ``pull.incremental``, after each write the watermark of the slices read to their end is
+        saved: everything it covers is stored, so a pull killed midway resumes from there.
+        """
+        pull = pull or ClusterPull()
+        target = parse_cluster_url(url, self.config.cluster)
+        settings = ClusterSettings.from_config(
+            self.config.cluster, self._env, target.hosts, target.username
+        )
+        name = checkpoint_name(settings, target.index, pull.time_field)
+        after = Watermark.from_json(self.store.checkpoint(name)) if pull.incremental else None
+        con = self.store.staging_connection()
+        writer = _HitWriter(self, con, fmt, column_map, pull.fields)
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        _run(con, f"SET memory_limit = {_sql_literal(self.config.ingest.memory_limit)}")
+        try:
+            with (
+                connect(settings) as client,
+                ClusterScan(client, pull.options(target.index), after) as scan,
+            ):
+                read_through = after  # covers every hit of the slices read to their end
+                for window in scan.slices():
+                    for page in window:
+                        writer.hold(page, scan.method)
+                        if writer.held >= pull.batch_records:
+                            writer.flush()
+                            self._save_watermark(name, read_through, pull)
+                    read_through = scan.watermark
+                writer.flush()
+                self._save_watermark(name, read_through, pull)
+        finally:
+            _run(con, f"SET memory_limit = {_sql_literal(str(limit))}")
+        return writer.records()
+
+    def _save_watermark(self, name: str, mark: Watermark | None, pull: ClusterPull) -> None:
+        if pull.incremental and mark is not None:
+            self.store.save_checkpoint(name, mark.to_json())
+
+    def _index_input(
+        self,
+        index: str,
+        hits: Sequence[Hit],
+        fmt: str,
+        column_map: dict[str, str],
+        fields: Sequence[str] | None,
+        method: str | None,
+    ) -> _IndexInput:
+        source = f"es://{index}"
+        parser = hit_parser(hits, fmt, source, fields)
+        ctx = ParseContext(
+            source=source,
+            year=self.config.ingest.year,
+            timezone=self.config.ingest.timezone,
+            column_map=column_map,
+            sample=tuple(h.source for h in hits[:SAMPLE_RECORDS]),
+        )
+        record = IngestRecord(source, parser.name, method or "", started=datetime.now(UTC))
+        return _IndexInput(record, parser, ctx, parser.sql(ctx))
 
     def input_host(self, source: InputSource) -> str | None:
         """The host an input came from: ``host_from_path``'s match, else ``host``, else None.
@@ -257,12 +419,16 @@ class Pipeline:
             con.register("_batch_arrow", batch.table())
             con.register("_batch_errors", _errors_table(batch.errors))
             con.register("_batch_truncated", _numbers_table(batch.truncated))
+            if isinstance(batch, HitBatch):
+                con.register("_batch_hits", batch.hits_table())
             try:
                 counts, events_sql = self._stage(con, batch, parser, parser_sql, ctx)
                 summary: WriteSummary = self.store.write_staged(events_sql, known_new=known_new)
             finally:
                 for name in ("_batch_arrow", "_batch_errors", "_batch_truncated"):
                     con.unregister(name)
+                if isinstance(batch, HitBatch):
+                    con.unregister("_batch_hits")
             record.records += len(batch)
             record.blank += counts["blank"]
             record.headers += counts["headers"]
@@ -317,7 +483,9 @@ class Pipeline:
                 location=ctx.source,
             )
         self._register_maps(con, produced, ctx.host)
-        events_sql = self._final_sql(produced, ctx, parser, truncated=bool(batch.truncated))
+        events_sql = self._final_sql(
+            produced, ctx, parser, truncated=bool(batch.truncated), hits=isinstance(batch, HitBatch)
+        )
         if self._pseudonymizer is not None:
             _run(con, f"CREATE OR REPLACE TEMP TABLE _staged AS {events_sql}")
             self._scrub_text(con)
@@ -384,7 +552,13 @@ class Pipeline:
                 con.unregister("_locality_py")
 
     def _final_sql(
-        self, produced: set[str], ctx: ParseContext, parser: Parser, *, truncated: bool
+        self,
+        produced: set[str],
+        ctx: ParseContext,
+        parser: Parser,
+        *,
+        truncated: bool,
+        hits: bool = False,
     ) -> str:
         parser_error = "p._error IS NOT NULL" if "_error" in produced else "false"
         failed = f"(b._reader_error IS NOT NULL OR {parser_error})"
@@ -456,6 +630,9 @@ class Pipeline:
         }
         if host_name is not None:
             exprs["host.name"] = host_name
+        if hits:
+            joins.append("LEFT JOIN _batch_hits h ON h.record_no = b.record_no")
+            exprs.update(_hit_exprs(self.config.ingest.source_key, ctx.source, failed, parsed))
         if "src" in ip_aliases.values():
             exprs["network.direction"] = f"coalesce({parsed('network.direction')}, {DIRECTION_SQL})"
         for name, alias in ip_aliases.items():
@@ -576,6 +753,23 @@ def _event_id_sql(source_key: str, host: str | None, produced: set[str], failed:
     if own == "NULL":
         return with_host
     return f"CASE WHEN {own} IS NULL THEN {with_host} ELSE {plain} END"
+
+
+def _hit_exprs(
+    source_key: str, source: str, failed: str, parsed: Callable[[str], str]
+) -> dict[str, str]:
+    """Cluster hits: the id from the index and ``_id``, no line, ``_id`` kept in ``extra``.
+
+    The id hashes (source key, ``_id``, ``es://INDEX``): the same document read again is a
+    duplicate, two documents with the same content stay two events.
+    """
+    doc_id = "json_object('cluster._id', h.doc_id)"
+    merged = f"json_merge_patch(coalesce({parsed('extra')}, '{{}}'), {doc_id})"
+    return {
+        "event.id": event_id_sql(source_key, "h.doc_id", _sql_literal(source)),
+        "log.file.line": "NULL",
+        "extra": f"CASE WHEN {failed} THEN {doc_id} ELSE {merged} END",
+    }
 
 
 def _tags_sql(failed: str, parsed_tags: str, truncated: bool) -> str:
