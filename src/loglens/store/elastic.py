@@ -34,7 +34,9 @@ Where answers differ from DuckDB's (beyond the query differences listed in
 - Timestamps are held to the millisecond, DuckDB's to the microsecond.
 - Searches order as DuckDB does (the sort field, missing values last, then ``log.file.path`` and
   ``log.file.line``), with ``event.id`` as the last tie-breaker that paging needs; DuckDB leaves
-  the order of full ties open.
+  the order of full ties open. Sorting by ``@timestamp`` sees milliseconds (the ``date`` type):
+  events less than a millisecond apart are ordered by file and line, not by the microseconds
+  DuckDB compares (a ``date_nanos`` mapping would close this gap).
 - ``terms`` on ``tags`` counts events without tags as missing (DuckDB: 0); ``terms`` on a key of
   ``extra`` reads the cluster field of that name (documents loglens wrote keep ``extra`` as text).
 - Sorting by ``extra`` or ``event.original`` is refused (neither has sortable values).
@@ -792,7 +794,11 @@ def _project(sources: list[dict[str, Any]], wanted: list[str]) -> pa.Table:
     canonical = table(sources, known)
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
     for name in wanted:
-        if name in FIELD_BY_NAME:
+        if name == "extra":  # the JSON text as stored, not re-serialised
+            stored = [s.get("extra") for s in sources]
+            columns[name] = pa.array([v if isinstance(v, str) else None for v in stored],
+                                     pa.string())  # fmt: skip
+        elif name in FIELD_BY_NAME:
             columns[name] = canonical.column(name)
         else:
             columns[name] = pa.array([_extra_value(s, name) for s in sources], pa.string())
