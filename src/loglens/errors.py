@@ -53,3 +53,7 @@ class ClusterError(StoreError):
     ) -> None:
         super().__init__(message, location=location)
         self.status = status
+
+
+class SemanticError(LoglensError):
+    """The embedding model is missing or unreadable, or a semantic index was misused."""
