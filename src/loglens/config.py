@@ -113,12 +113,22 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True)
+class TemplatesConfig:
+    """Log template mining after each ingest (``loglens.template.id`` on events with a message)."""
+
+    enabled: bool = True
+    batch_messages: int = 200_000
+    """Distinct messages mined at a time: bounds the memory of a big first ingest."""
+
+
+@dataclass(frozen=True)
 class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     pseudonymize: PseudonymizeConfig = field(default_factory=PseudonymizeConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    templates: TemplatesConfig = field(default_factory=TemplatesConfig)
 
     def with_overrides(self, overrides: Mapping[str, object]) -> Config:
         """A copy with dotted-key overrides applied (CLI flags); None values are ignored."""
@@ -384,7 +394,7 @@ def _as_format(value: object) -> str:
     return _as_str(value).strip().lower() or "auto"
 
 
-_SECTIONS = {"store", "ingest", "network", "pseudonymize", "cluster"}
+_SECTIONS = {"store", "ingest", "network", "pseudonymize", "cluster", "templates"}
 
 _VALIDATORS: dict[str, Callable[[object], object]] = {
     "store.url": _as_store_url,
@@ -416,4 +426,6 @@ _VALIDATORS: dict[str, Callable[[object], object]] = {
     "cluster.index": _as_str,
     "cluster.bulk_docs": _as_int(1, 100_000),
     "cluster.bulk_bytes": _as_int(10_000, 1_000_000_000),
+    "templates.enabled": _as_bool,
+    "templates.batch_messages": _as_int(1_000, 100_000_000),
 }

@@ -53,6 +53,7 @@ from loglens.sources.files import (
 )
 from loglens.store import open_store
 from loglens.store.base import IngestRecord, Query, Store, WriteSummary
+from loglens.templates.stored import MiningReport, mine_store, supports_templates
 
 TRUNCATED_TAG = "_truncated"
 LABELS_SKIP_REASON = "ground truth written by loglens generate (labels), not a log"
@@ -77,6 +78,8 @@ class IngestReport:
     skipped: list[SkippedInput] = field(default_factory=list)
     hostless: list[str] = field(default_factory=list)
     """Inputs whose path ``ingest.host_from_path`` did not match (and no ``ingest.host``)."""
+    templates: MiningReport | None = None
+    """The template mining pass after the ingest (None: off, or a store without templates)."""
 
     def total(self, attribute: str) -> int:
         return sum(int(getattr(record, attribute)) for record in self.inputs)
@@ -248,7 +251,13 @@ class Pipeline:
                 self.store.record_ingest(record)
                 if on_input is not None:
                     on_input(record)
+        if self.config.templates.enabled and supports_templates(self.store):
+            report.templates = self.mine_templates()
         return report
+
+    def mine_templates(self) -> MiningReport:
+        """Give the stored messages without a template id theirs (see ``templates.stored``)."""
+        return mine_store(self.store, batch_messages=self.config.templates.batch_messages)
 
     def _ingest_cluster(
         self, url: str, fmt: str, column_map: dict[str, str], pull: ClusterPull | None

@@ -6,7 +6,8 @@ Elasticsearch. Fields a parser knows but the schema does not carry go into ``ext
 object with dotted keys (``{"zeek.conn_state": "SF"}``), still searchable by name.
 
 Non-ECS columns are few and documented here: ``log.file.line`` (provenance: the 1-based line, or
-record number for arrays and tables) and ``extra``.
+record number for arrays and tables), ``loglens.template.id`` (the template mined from
+``message`` after ingest; its text lives in the store's template state) and ``extra``.
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ FIELDS: tuple[Field, ...] = (
     Field("rule.id", K, "Detection rule id (Suricata signature id)."),
     Field("rule.name", K, "Detection rule name (Suricata signature)."),
     Field("rule.category", K, "Detection rule category."),
+    Field("loglens.template.id", K, "The message's log template (see `loglens templates`)."),
     Field("extra", Kind.JSON, "Other fields of the source, as a JSON object with dotted keys."),
 )
 
@@ -137,6 +139,9 @@ FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS)
 
 EVENT_SCHEMA: pa.Schema = pa.schema([pa.field(f.name, f.arrow_type) for f in FIELDS])
+
+TEMPLATE_ID = "loglens.template.id"
+"""The column holding each message's template id (null for events without a ``message``)."""
 
 PARSE_FAILURE_TAG = "_parse_failure"
 """Tag on records no parser understood (after Logstash's ``_grokparsefailure``)."""

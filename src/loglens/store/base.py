@@ -7,10 +7,10 @@ No SQL or query DSL appears outside ``loglens.store``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import duckdb
 import pyarrow as pa
@@ -227,3 +227,31 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class TemplateStore(Protocol):
+    """What a store offers for log templates (``loglens.template.id`` on events with a message).
+
+    Kept apart from :class:`Store` until every backend has it; the miner's state is saved with
+    ``Store.save_checkpoint("templates", ...)``.
+    """
+
+    def untemplated_messages(self, batch_size: int = 200_000) -> Iterator[pa.Table]:
+        """Distinct messages of events without a template id (columns ``message``, ``events``),
+        in slices of ``batch_size``, in a stable order."""
+        ...
+
+    def assign_templates(self, mapping: pa.Table) -> int:
+        """Set the template id of untemplated events from ``mapping`` (``message`` →
+        ``template_id``); the number of events updated."""
+        ...
+
+    def rename_templates(self, renamed: Mapping[str, str]) -> int:
+        """Replace old template ids by new ones (templates that new data generalised)."""
+        ...
+
+    def template_stats(self, first_seen_from: datetime | None = None) -> pa.Table:
+        """Per template id: ``events``, ``first_seen``, ``last_seen`` and an ``example`` message,
+        most events first; with ``first_seen_from``, only templates first seen from then on."""
+        ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -340,6 +340,28 @@ class DuckDBStore:
             raise StoreError(
                 f"saving checkpoint {name!r} failed: {exc}", location=self.url
             ) from exc
+
+    # --- templates ---------------------------------------------------------------------------
+
+    def untemplated_messages(self, batch_size: int = 200_000) -> Iterator[pa.Table]:
+        from loglens.store.duckdb_templates import untemplated_messages
+
+        return untemplated_messages(self.con, batch_size, self.url)
+
+    def assign_templates(self, mapping: pa.Table) -> int:
+        from loglens.store.duckdb_templates import assign_templates
+
+        return assign_templates(self.con, mapping, self.url)
+
+    def rename_templates(self, renamed: Mapping[str, str]) -> int:
+        from loglens.store.duckdb_templates import rename_templates
+
+        return rename_templates(self.con, renamed, self.url)
+
+    def template_stats(self, first_seen_from: datetime | None = None) -> pa.Table:
+        from loglens.store.duckdb_templates import template_stats
+
+        return template_stats(self.con, first_seen_from, self.url)
 
     # --- reading -----------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from loglens.templates.tokens import Tokens, token_matches, tokenize
 
 # pyarrow has no type stubs: its arrays are Any to mypy.
 Messages: TypeAlias = Iterable[str | None] | Any
+Weights: TypeAlias = Sequence[int] | Any | None
 
 
 @dataclass(frozen=True)
@@ -82,14 +83,23 @@ class TemplateMiner:
         """Templates by decreasing line count (ties by text)."""
         return sorted(self.templates_.values(), key=lambda t: (-t.count, t.text))
 
-    def fit(self, messages: Messages) -> Self:
-        """Learn templates from ``messages`` (adds to what is already learned)."""
-        distinct = _distinct(messages)
+    def fit(self, messages: Messages, *, weights: Weights = None) -> Self:
+        """Learn templates from ``messages`` (adds to what is already learned).
+
+        ``weights``: how many lines each message stands for (the store mines its distinct
+        messages with their event counts); one each when None.
+        """
+        distinct = _distinct(messages, weights)
         self._learn(distinct.masked, distinct.line_counts)
         return self
 
     def assign(
-        self, messages: Messages, *, learn: bool = True, parameters: bool = False
+        self,
+        messages: Messages,
+        *,
+        learn: bool = True,
+        parameters: bool = False,
+        weights: Weights = None,
     ) -> pa.Table:
         """The template of every message, as a table with one row per message.
 
@@ -97,9 +107,10 @@ class TemplateMiner:
         message, or for a message no template fits when ``learn`` is False), and with
         ``parameters=True`` a ``parameters`` list of the values the wildcards stand for.
         With ``learn`` (the default), messages no known template fits are mined first and
-        counted; without it the miner is left unchanged.
+        counted (each message as ``weights`` lines, as in :meth:`fit`); without it the miner is
+        left unchanged.
         """
-        distinct = _distinct(messages)
+        distinct = _distinct(messages, weights)
         tokens = [tokenize(m) for m in distinct.masked]
         slots = [self._match(t) for t in tokens]
         if learn:
@@ -273,7 +284,7 @@ def _as_string_array(messages: Messages) -> pa.Array:
     return messages
 
 
-def _distinct(messages: Messages) -> _Distinct:
+def _distinct(messages: Messages, weights: Weights = None) -> _Distinct:
     lines = _as_string_array(messages)
     encoded = pc.dictionary_encode(lines)
     line_to_raw = encoded.indices
@@ -281,8 +292,17 @@ def _distinct(messages: Messages) -> _Distinct:
     masked_encoded = pc.dictionary_encode(mask_array(raw))
     raw_to_masked = masked_encoded.indices.to_numpy(zero_copy_only=False)
     masked = masked_encoded.dictionary.to_pylist()
+    present = pc.is_valid(line_to_raw)
+    line_weights = None
+    if weights is not None:
+        line_weights = np.asarray(weights, dtype=np.float64)
+        if line_weights.shape != (len(lines),) or (line_weights < 0).any():
+            raise TemplateStateError("weights must be one non-negative count per message")
+        line_weights = line_weights[present.to_numpy(zero_copy_only=False)]
     raw_counts = np.bincount(
-        line_to_raw.drop_null().to_numpy(zero_copy_only=False), minlength=len(raw)
+        line_to_raw.drop_null().to_numpy(zero_copy_only=False),
+        weights=line_weights,
+        minlength=len(raw),
     )
     line_counts = np.bincount(raw_to_masked, weights=raw_counts, minlength=len(masked))
     return _Distinct(
