@@ -256,6 +256,22 @@ def _document(doc_id: str, at: datetime) -> tuple[str, dict[str, Any]]:
     }
 
 
+def test_hits_at_one_millisecond_in_several_indices_are_each_read_once(
+    cluster: Cluster,
+) -> None:
+    at = DAY + timedelta(hours=1)
+    docs = [_document(f"{index}-{n}", at) for index in "ab" for n in range(3)]
+    for index in "ab":
+        mine = [d for d in docs if d[0].startswith(index)]
+        _raw_request(cluster.clone.url, "POST", "/_bulk?refresh=true",
+                     _bulk_lines(mine, index=f"ties-{index}"))  # fmt: skip
+    store = open_store("duckdb::memory:")
+    # One hit per page: every page ends on a tie that only _index and _shard_doc break.
+    report = _pull(cluster, store, replace(PULL, page_size=1), url="es://ties-*")
+    assert sorted(_pulled(store)) == sorted(d for d, _ in docs)
+    assert sum(r.records for r in report.inputs) == len(docs)
+
+
 class _Killed(Exception):
     """Stands for the process being killed."""
 
