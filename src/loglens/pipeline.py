@@ -264,8 +264,9 @@ class Pipeline:
     ) -> list[IngestRecord]:
         """Read an index pattern slice by slice; one accounting record per concrete index.
 
-        Hits are held until ``pull.batch_records`` of them are waiting (parsing has a fixed
-        cost per batch), then parsed and written per index like batches of file records. With
+        Hits are held until ``pull.batch_records`` of them are waiting (at most
+        ``ingest.batch_lines``; parsing has a fixed cost per batch), then parsed and written per
+        index like batches of file records. With
         ``pull.incremental``, after each write the watermark of the slices read to their end is
         saved: everything it covers is stored, so a pull killed midway resumes from there.
         """
@@ -278,6 +279,7 @@ class Pipeline:
         after = Watermark.from_json(self.store.checkpoint(name)) if pull.incremental else None
         con = self.store.staging_connection()
         writer = _HitWriter(self, con, fmt, column_map, pull.fields)
+        batch_records = min(pull.batch_records, self.config.ingest.batch_lines)
         limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
         _run(con, f"SET memory_limit = {_sql_literal(self.config.ingest.memory_limit)}")
         try:
@@ -289,7 +291,7 @@ class Pipeline:
                 for window in scan.slices():
                     for page in window:
                         writer.hold(page, scan.method)
-                        if writer.held >= pull.batch_records:
+                        if writer.held >= batch_records:
                             writer.flush()
                             self._save_watermark(name, read_through, pull)
                     read_through = scan.watermark

@@ -9,6 +9,11 @@ fresh clone of it, through either client (the ``cluster`` fixture).
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -313,6 +318,45 @@ def test_a_pull_killed_midway_resumes_with_the_exact_set(cluster: Cluster, sourc
     assert sum(r.parsed for r in resumed.inputs) == source.events.num_rows - stored_before
     assert duplicates == read - (source.events.num_rows - stored_before)
     assert all(r.balanced for r in resumed.inputs)
+
+
+def _page_requests(cluster: Cluster) -> int:
+    return sum(
+        1
+        for method, path, status in list(cluster.proxy.traffic.requests)
+        if method == "POST"
+        and status == 200
+        and path.split("?")[0] in ("/_search", "/_search/scroll")
+    )
+
+
+def test_a_pull_killed_by_a_signal_resumes_with_the_exact_set(
+    cluster: Cluster, source: Source, tmp_path: Path
+) -> None:
+    db = tmp_path / "killed.duckdb"
+    url = cluster.url.replace("http://", "es+http://") + f"/{PATTERN}"
+    command = [sys.executable, "-m", "loglens", "--store", f"duckdb:{db}", "ingest", url,
+               "--page-size", "250", "--slice", "3h"]  # fmt: skip
+    env = {**os.environ, "LOGLENS_INGEST__BATCH_LINES": "500"}  # a write every two pages
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while _page_requests(cluster) < 8 and process.poll() is None:
+            assert time.monotonic() < deadline, "the pull made no progress"
+            time.sleep(0.02)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == -signal.SIGKILL  # killed midway, not finished
+
+    store = open_store(f"duckdb:{db}")
+    stored_before = store.count(Query())
+    assert 0 < stored_before < source.events.num_rows
+    assert store.checkpoint(f"cluster:{cluster.url}/{PATTERN}") is not None
+    resumed = _pull(cluster, store)
+    assert set(_pulled(store)) == set(source.index_of)
+    assert store.count(Query()) == source.events.num_rows
+    assert sum(r.parsed for r in resumed.inputs) == source.events.num_rows - stored_before
 
 
 class _FaultsAfterFirstWrite(DuckDBStore):
