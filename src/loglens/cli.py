@@ -102,7 +102,11 @@ def cli(ctx: click.Context, config_path: str | None, store: str | None, debug: b
     help="Keyed pseudonyms for IPs and names (key from LOGLENS_PSEUDONYM_KEY).",
 )
 @click.option("--since", metavar="DATE|DATETIME", help="es:// sources: from here (inclusive).")
-@click.option("--until", metavar="DATE|DATETIME", help="es:// sources: up to here (exclusive).")
+@click.option(
+    "--until",
+    metavar="DATE|DATETIME",
+    help="es:// sources: up to here (exclusive; a bare date: through that day).",
+)
 @click.option(
     "--fields",
     "source_fields",

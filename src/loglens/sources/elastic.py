@@ -1,8 +1,8 @@
 """Reading events from Elasticsearch/OpenSearch: a time-sliced scan of an index pattern.
 
 The range ``[start, end)`` on the time field is cut into slices (``slice_length``); each slice is
-read in pages of ``page_size`` hits, so memory stays bounded whatever the range holds, and the
-caller commits a slice before asking for the next one. How the pages are fetched:
+read in pages of ``page_size`` hits, so memory stays bounded whatever the range holds. How the
+pages are fetched:
 
 - **point in time + search_after** where the cluster has it (Elasticsearch ``POST
   /PATTERN/_pit``, OpenSearch ``POST /PATTERN/_search/point_in_time``): one consistent snapshot
@@ -19,9 +19,11 @@ caller commits a slice before asking for the next one. How the pages are fetched
 plus the hits (index, ``_id``) seen at exactly that millisecond. A later scan starts *at* that
 millisecond (``gte``), leaving out only those hits: a document that arrives late with the same
 timestamp is still read, and none is read twice. The watermark does not depend on the order
-hits come in, so it is the same for both ways of reading; it is only ever saved for a slice
-whose every page the caller committed (``_doc`` order says nothing about time within a slice).
-Hits without the time field are outside every range and are never read.
+hits come in, so it is the same for both ways of reading; the caller saves it only for slices
+read to their end whose hits are all stored (``_doc`` order says nothing about time within a
+slice). A document indexed late with a timestamp *before* the watermark is not read by later
+scans (use ``--full`` with ``--since`` to catch up). Hits without the time field are outside
+every range and are never read.
 """
 
 from __future__ import annotations
@@ -79,15 +81,17 @@ class Watermark:
     seen: frozenset[tuple[str, str]] | None = frozenset()
 
     def advanced(self, hits: Sequence[Hit]) -> Watermark:
-        millis, seen = self.millis, self.seen
+        """The watermark once ``hits`` are read too (in any order)."""
+        millis = self.millis
+        seen = None if self.seen is None else set(self.seen)
         for hit in hits:
             if hit.millis > millis:
-                millis, seen = hit.millis, frozenset()
+                millis, seen = hit.millis, set()
             if hit.millis == millis and seen is not None:
-                seen = seen | {(hit.index, hit.id)}
+                seen.add((hit.index, hit.id))
                 if len(seen) > MAX_SEEN:
                     seen = None
-        return Watermark(millis, seen)
+        return Watermark(millis, None if seen is None else frozenset(seen))
 
     @property
     def timestamp(self) -> datetime:
@@ -120,9 +124,9 @@ class Watermark:
 class ClusterPull:
     """How ``loglens ingest es://PATTERN`` reads: the range, fields, sizes, and the checkpoint.
 
-    ``incremental``: start after the watermark saved for this cluster and pattern (if any) and
-    save the new one after each committed slice; off: read ``[since, until)`` as asked and leave
-    the checkpoint alone.
+    ``incremental``: start after the watermark saved for this cluster and pattern (if any), and
+    save the new one after each write (covering the slices read to their end); off: read
+    ``[since, until)`` as asked and leave the checkpoint alone.
     """
 
     since: datetime | None = None
