@@ -412,8 +412,11 @@ class ClusterScan:
         opts = self.options
         body = self._request_body(window)
         # _index before _shard_doc: a total order even where _shard_doc repeats across indices.
+        # numeric_type: date and date_nanos indices sort together; unmapped_type: an index of
+        # the pattern without the field does not fail the search.
+        time_order = {"order": "asc", "numeric_type": "date", "unmapped_type": "date"}
         body["sort"] = [
-            {opts.time_field: {"order": "asc", "numeric_type": "date"}},
+            {opts.time_field: time_order},
             {"_index": "asc"},
             {"_shard_doc": "asc"},
         ]
