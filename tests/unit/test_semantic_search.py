@@ -155,10 +155,11 @@ def test_each_distinct_text_is_encoded_once() -> None:
     index.add(["a", "b", "c"], ["disk full", "disk full", "link down"])
     assert embedder.encoded == ["disk full", "link down"]
     index.add(["d"], ["link down"])
-    index.search("disk")
-    index.search("disk")
+    assert embedder.encoded == ["disk full", "link down"]
+    assert index.search("disk", top=1)[0][0] in {"a", "b"}
+    # Queries are encoded each time and never cached: the cache holds indexed texts only.
     assert embedder.encoded == ["disk full", "link down", "disk"]
-    assert len(index.cache) == 3
+    assert len(index.cache) == 2
 
 
 def test_cache_keeps_models_apart_and_exposes_entries() -> None:
@@ -171,6 +172,24 @@ def test_cache_keeps_models_apart_and_exposes_entries() -> None:
     assert list(entries) == [text_key("alpha")]
     assert entries[text_key("alpha")].shape == (26,)
     assert cache.get("three", text_key("alpha")) is None
+
+
+def test_cache_round_trips_through_arrow() -> None:
+    cache = EmbeddingCache()
+    cache.encode(CountingEmbedder("one"), ["alpha", "beta"])
+    cache.encode(CountingEmbedder("two"), ["alpha"])
+    table = cache.to_arrow()
+    assert table.num_rows == 3
+    assert table.column_names == ["model", "text_hash", "vector"]
+    restored = EmbeddingCache.from_arrow(table)
+    again = CountingEmbedder("one")
+    vectors = restored.encode(again, ["beta", "alpha"])
+    assert again.encoded == []
+    original = cache.get("one", text_key("beta"))
+    assert original is not None
+    np.testing.assert_array_equal(vectors[0], original)
+    with pytest.raises(SemanticError, match="lacks column"):
+        EmbeddingCache.from_arrow(table.drop_columns(["vector"]))
 
 
 def test_wrong_shaped_embedder_output_is_an_error() -> None:

@@ -1,7 +1,8 @@
 """Embeddings cached by (model name, text hash): each distinct text is encoded once per model.
 
-The cache is plain data (model name, SHA-256 hex of the text, a float32 vector), so the store
-can persist it as rows and hand them back; vectors from another model are never mixed in.
+The cache is plain data (model name, SHA-256 hex of the text, a float32 vector): ``to_arrow``
+gives the rows a store persists and ``from_arrow`` reads them back; vectors from another model
+are never mixed in.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import hashlib
 from collections.abc import Iterator, Sequence
 
 import numpy as np
+import pyarrow as pa
 
 from loglens.errors import SemanticError
 from loglens.semantic.embedder import Embedder, Vectors
@@ -65,3 +67,39 @@ class EmbeddingCache:
         for row, key in enumerate(keys):
             out[row] = self._vectors[(embedder.name, key)]
         return out
+
+    def to_arrow(self) -> pa.Table:
+        """All entries as a table: ``model`` (string), ``text_hash`` (string), ``vector``."""
+        items = list(self._vectors.items())
+        return pa.table(
+            {
+                "model": pa.array([model for (model, _), _ in items], pa.string()),
+                "text_hash": pa.array([key for (_, key), _ in items], pa.string()),
+                "vector": pa.array(
+                    [vector.tolist() for _, vector in items], pa.list_(pa.float32())
+                ),
+            }
+        )
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table) -> EmbeddingCache:
+        """A cache holding the rows of a :meth:`to_arrow` table.
+
+        Raises:
+            SemanticError: a column is missing or a row has no vector.
+        """
+        missing = {"model", "text_hash", "vector"} - set(table.column_names)
+        if missing:
+            raise SemanticError(f"embedding table lacks column(s) {sorted(missing)}")
+        cache = cls()
+        columns = zip(
+            table.column("model").to_pylist(),
+            table.column("text_hash").to_pylist(),
+            table.column("vector").to_pylist(),
+            strict=True,
+        )
+        for row, (model, key, vector) in enumerate(columns):
+            if model is None or key is None or not vector:
+                raise SemanticError(f"embedding table row {row} is incomplete")
+            cache.put(model, key, np.asarray(vector, dtype=np.float32))
+        return cache

@@ -68,8 +68,8 @@ class SemanticIndex:
         self._filled = needed
 
     def query_vector(self, query: str) -> Vectors:
-        """The query's unit vector (cached like any text)."""
-        vector: Vectors = self.cache.encode(self.embedder, [query])[0]
+        """The query's unit vector; not cached, so the cache holds only indexed texts."""
+        vector: Vectors = self.embedder.encode([query])[0]
         return vector
 
     def scores(self, query: str | Vectors) -> npt.NDArray[np.float32]:
