@@ -588,7 +588,7 @@ def new_categories(
                 expected=0.0,
                 explanation="",
                 kind="new_category",
-                reasons=[f"{reason}; {len(burst)} buckets with events"],
+                reasons=[f"{reason}; {_buckets(len(burst))} with events"],
                 details=details,
             )
             anomaly.explanation = describe(anomaly)
@@ -667,3 +667,7 @@ class NewCategories:
             training_buckets=self.training_buckets_,
             min_score=self.min_score,
         )
+
+
+def _buckets(n: int) -> str:
+    return f"{n} bucket{'s' if n != 1 else ''}"
