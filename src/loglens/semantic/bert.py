@@ -20,7 +20,7 @@ from loglens.errors import SemanticError
 Floats = npt.NDArray[np.float32]
 
 # Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, below float32 resolution of GELU's output;
-# numpy has no erf and the tanh form of GELU would be off by ~1e-3.
+# numpy has no erf, and the tanh form of GELU is off by up to 5e-4.
 _ERF_P = np.float32(0.3275911)
 _ERF_A = tuple(
     np.float32(a) for a in (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
@@ -28,20 +28,32 @@ _ERF_A = tuple(
 _SQRT_HALF = np.float32(np.sqrt(0.5))
 
 
-def _erf(x: Floats) -> Floats:
-    ax = np.abs(x)
-    t = np.float32(1.0) / (np.float32(1.0) + _ERF_P * ax)
-    a1, a2, a3, a4, a5 = _ERF_A
-    poly = t * (a1 + t * (a2 + t * (a3 + t * (a4 + t * a5))))
-    y = np.float32(1.0) - poly * np.exp(-ax * ax)
-    result: Floats = np.copysign(y, x)
-    return result
-
-
 def gelu(x: Floats) -> Floats:
-    """Exact (erf) GELU, as BERT's ``hidden_act: gelu``."""
-    result: Floats = np.float32(0.5) * x * (np.float32(1.0) + _erf(x * _SQRT_HALF))
-    return result
+    """Exact (erf) GELU, as BERT's ``hidden_act: gelu``; a new array, ``x`` is untouched.
+
+    Written with in-place operations on a few buffers: GELU runs on the widest activation
+    (1536 per token) and with fresh temporaries per step it took a quarter of encoding time.
+    """
+    z = x * _SQRT_HALF
+    magnitude = np.abs(z)
+    a1, a2, a3, a4, a5 = _ERF_A
+    t = magnitude * _ERF_P
+    t += np.float32(1.0)
+    np.reciprocal(t, out=t)
+    poly: Floats = t * a5
+    for coefficient in (a4, a3, a2, a1):
+        poly += coefficient
+        poly *= t
+    np.square(magnitude, out=magnitude)
+    np.negative(magnitude, out=magnitude)
+    np.exp(magnitude, out=magnitude)
+    poly *= magnitude
+    np.subtract(np.float32(1.0), poly, out=poly)  # erf(|z|)
+    np.copysign(poly, z, out=poly)  # erf(z)
+    poly += np.float32(1.0)
+    poly *= x
+    poly *= np.float32(0.5)
+    return poly
 
 
 def _layer_norm(x: Floats, gamma: Floats, beta: Floats, eps: float) -> Floats:
