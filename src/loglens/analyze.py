@@ -29,13 +29,19 @@ from loglens.detect.ensemble import merge_anomalies
 from loglens.detect.explain import anomaly_id, describe
 from loglens.detect.residuals import threshold_for, to_datetime, to_micros
 from loglens.detect.spectral import Spectral
+from loglens.detect.templates import NewTemplate, RareTemplate, describe_new_template
 from loglens.detect.wavelet import NotEnoughDaysError, WaveletDayClusters
-from loglens.errors import ConfigError
+from loglens.errors import ConfigError, LoglensError
+from loglens.schema import TEMPLATE_ID
 from loglens.series import Metric, Series, SeriesFrame, SeriesSpec, parse_interval
 from loglens.store.base import Query, Store
+from loglens.templates.stored import template_texts
 
-METHODS = ("baseline", "spectral", "wavelet", "new_category")
+METHODS = ("baseline", "spectral", "wavelet", "new_category", "templates")
 ANOMALY_TAG = "loglens.anomaly"
+# Rare templates are the smallest groups: keep far more of them than of other series.
+TEMPLATE_GROUPS = 2000
+TEMPLATE_ENTITY_FIELDS = ("source.ip", "host.name", "user.name", "destination.ip", "process.name")
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,10 @@ class NamedSpec:
     # again from every spec whose groups belong to the silent source.
     silence: bool = False
     log_scale: bool = False  # heavy-tailed sums (bytes): judged by factors, not amounts
+    # Counts per log template: judged only by the template detectors (new and rare templates).
+    # Per-template volume changes show in the action and dataset series already, and hundreds
+    # of template series would multiply the tests every series' threshold accounts for.
+    templates: bool = False
 
 
 def default_specs(interval: str | timedelta = "15m") -> list[NamedSpec]:
@@ -100,6 +110,14 @@ def default_specs(interval: str | timedelta = "15m") -> list[NamedSpec]:
                 "_exists_:dns.question.name",
             ),
             unit="distinct names",
+        ),
+        NamedSpec(
+            "log templates",
+            replace(
+                spec((TEMPLATE_ID,), query=f"_exists_:{TEMPLATE_ID}"),
+                max_groups=TEMPLATE_GROUPS,
+            ),
+            templates=True,
         ),
     ]
 
@@ -181,17 +199,24 @@ def run_detection(
     chosen = settings or DetectSettings()
     report = DetectionReport(anomalies=[])
     frames: list[tuple[NamedSpec, SeriesFrame]] = []
-    for named in specs or default_specs():
+    chosen_specs = list(specs or default_specs())
+    texts = _template_texts(store) if any(n.templates for n in chosen_specs) else {}
+    for named in chosen_specs:
+        if named.templates and (not texts or "templates" not in chosen.methods):
+            continue  # no templates mined in this store (or not asked for)
         if progress is not None:
             progress(named.name)
         frame = store.series(_framed(named.spec, chosen))
         if frame.series:
             _note_range(report, frame)
             frames.append((named, frame))
-    thresholds = _thresholds(frames, chosen)
+    thresholds = _thresholds([f for f in frames if not f[0].templates], chosen, frames)
     report.threshold = thresholds.series
     found: list[tuple[Anomaly, NamedSpec]] = []
     for named, frame in frames:
+        if named.templates:
+            found.extend((a, named) for a in _templates(frame, named, chosen, thresholds, texts))
+            continue
         found.extend((a, named) for a in _detect_frame(frame, named, chosen, report, thresholds))
     merged = [a for a in merge_anomalies([a for a, _ in found]) if _agreed(a, chosen)]
     silences = {a.id: a for a, _ in found if a.kind == "silence"}
@@ -209,9 +234,10 @@ def run_detection(
     for anomaly in ranked[: chosen.attribute_top]:
         owner = by_name.get(str(anomaly.details.get("spec")))
         if owner is not None:
-            attribute(
-                store, owner.spec, anomaly, settings=chosen.attribution, earliest=report.first
-            )
+            attribution = chosen.attribution
+            if owner.templates:  # the template says what happened: name who and where
+                attribution = replace(attribution, fields=TEMPLATE_ENTITY_FIELDS)
+            attribute(store, owner.spec, anomaly, settings=attribution, earliest=report.first)
             anomaly.explanation = describe(anomaly)
     leads, folded = group_related(ranked)
     if chosen.limit:
@@ -317,25 +343,27 @@ _MIN_THRESHOLD = 4.0
 
 
 def _thresholds(
-    frames: Sequence[tuple[NamedSpec, SeriesFrame]], settings: DetectSettings
+    frames: Sequence[tuple[NamedSpec, SeriesFrame]],
+    settings: DetectSettings,
+    keyed: Sequence[tuple[NamedSpec, SeriesFrame]] | None = None,
 ) -> _Thresholds:
     """Thresholds that keep the run's chance findings near ``settings.false_alarms``.
 
     Every scored bucket of every series is a test: a month of 15-minute buckets over sixty
     series is 160,000 tests, where z = 4 turns up a few times by chance. New categories are
-    judged once per key, so they face only the number of series.
+    judged once per key, so they face only the number of series (of ``keyed``: all frames,
+    template series too, when given).
     """
     if settings.threshold is not None:
         return _Thresholds(settings.threshold, settings.threshold)
     tests = 0
-    keys = 0
     for _, frame in frames:
         scored = len(frame.buckets)
         if settings.since is not None and scored:
             since = round(settings.since.timestamp() * 1e6)
             scored = int((to_micros(frame.buckets) >= since).sum())
         tests += scored * len(frame.series)
-        keys += len(frame.series)
+    keys = sum(len(frame.series) for _, frame in (frames if keyed is None else keyed))
     return _Thresholds(
         max(_MIN_THRESHOLD, threshold_for(tests, settings.false_alarms)),
         max(_MIN_THRESHOLD, threshold_for(keys, settings.false_alarms)),
@@ -390,7 +418,9 @@ def _detect_frame(
             continue
         report.series_analysed += 1
         for method in settings.methods:
-            if method == "new_category" or (method == "wavelet" and not named.day_shapes):
+            if method in ("new_category", "templates") or (
+                method == "wavelet" and not named.day_shapes
+            ):
                 continue
             detector = _detector(method, named, settings, history, thresholds.series)
             try:
@@ -469,6 +499,46 @@ def _new_categories(
             anomaly.details["training_days"] = None
             anomaly.explanation = describe(anomaly)
     return found
+
+
+def _template_texts(store: Store) -> dict[str, str]:
+    """The store's template texts; none for a store that has not mined any (an older one)."""
+    try:
+        return template_texts(store)
+    except LoglensError:
+        return {}
+
+
+def _templates(
+    frame: SeriesFrame,
+    named: NamedSpec,
+    settings: DetectSettings,
+    thresholds: _Thresholds,
+    texts: dict[str, str],
+) -> list[Anomaly]:
+    """New and rare log templates, judged like new categories (one test per template)."""
+    if not len(frame.buckets):
+        return []
+    micros = to_micros(frame.buckets)
+    first = to_datetime(micros[0])
+    cut = settings.since or first + timedelta(days=settings.warmup_days)
+    if cut >= to_datetime(micros[-1]):
+        return []
+    history = [s.between(None, cut) for s in frame.series]
+    current = [s.between(cut, None) for s in frame.series]
+    known_days = max((cut - first) / timedelta(days=1), 0.0)
+    window = min(float(settings.history_days), round(known_days, 2)) or 1.0
+    threshold = thresholds.new_category
+    new = NewTemplate(texts, window_days=window, min_score=threshold).fit(history)
+    found = new.detect(current)
+    if settings.since is None:
+        for anomaly in found:  # retrospective: not seen anywhere earlier in the data
+            if "template_ids" in anomaly.details:
+                continue  # a group of new templates: its sentence says so already
+            anomaly.details["training_days"] = None
+            anomaly.explanation = describe_new_template(anomaly, anomaly.details.get("template"))
+    found += RareTemplate(texts, min_score=threshold).fit(history).detect(current)
+    return _labelled(found, named)
 
 
 def _labelled(anomalies: list[Anomaly], named: NamedSpec) -> list[Anomaly]:

@@ -164,8 +164,8 @@ def template_rows(templates: list[TemplateRow]) -> list[dict[str, Any]]:
         {
             "id": t.id,
             "events": t.events,
-            "first_seen": t.first_seen.isoformat() if t.first_seen else None,
-            "last_seen": t.last_seen.isoformat() if t.last_seen else None,
+            "first_seen": t.first_seen,
+            "last_seen": t.last_seen,
             "template": t.text,
             "example": t.example,
         }

@@ -1,0 +1,69 @@
+"""The generator's "new event type" incident is reported with the new templates' text."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from loglens.analyze import DetectSettings, run_detection
+from loglens.config import load_config
+from loglens.evaluate import evaluate_incidents, load_incidents
+from loglens.pipeline import Pipeline
+from loglens.sources.generate import HOST_FROM_PATH, generate
+from loglens.store.duckdb import DuckDBStore
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("new-event-type")
+    generate(
+        root / "logs",
+        days=5,
+        seed=11,
+        rate=0.25,
+        start=datetime(2026, 4, 6, tzinfo=UTC),
+        incidents=["new_event_type"],
+    )
+    config = load_config(
+        env={},
+        overrides={
+            "store.url": f"duckdb:{root / 's.duckdb'}",
+            "ingest.host_from_path": HOST_FROM_PATH,
+        },
+    )
+    with Pipeline(config) as pipeline:
+        report = pipeline.ingest([str(root / "logs")])
+    assert report.templates is not None and report.templates.events > 0
+    return root, root / "s.duckdb"
+
+
+def test_new_event_type_is_reported_with_its_templates_text(generated: tuple[Path, Path]) -> None:
+    root, path = generated
+    (incident,) = load_incidents(root / "logs" / "labels.json")
+    with DuckDBStore(str(path)) as store:
+        report = run_detection(store, DetectSettings())
+        stored = store.anomalies().to_pylist()
+    findings = [
+        a
+        for a in [*report.anomalies, *report.related]
+        if a.kind == "new_template" and a.start < incident.end and incident.start < a.end
+    ]
+    assert findings, [a.explanation for a in report.anomalies]
+    sentences = " ".join(a.explanation for a in findings)
+    # The account the incident creates shows in the templates useradd and usermod wrote.
+    assert "to group 'sudo'" in sentences, sentences
+    texts = [t for a in findings for t in a.details.get("templates") or [a.details["template"]]]
+    assert any(t.startswith("new user: name=") for t in texts), texts
+    host = incident.entities["host.name"][0]
+    assert any(f"host {host}" in a.explanation for a in findings), sentences
+    scored = evaluate_incidents(report.anomalies, [incident])
+    assert scored.recall == 1.0 and scored.precision == 1.0, scored.to_json()
+    # Written back like every anomaly: its sentence with the text is in the store.
+    kept = {row["id"]: row for row in stored}
+    assert any("to group 'sudo'" in kept[a.id]["explanation"] for a in findings)
+    assert all(json.loads(kept[a.id]["series_key"])[0].startswith("T") for a in findings)
