@@ -7,6 +7,7 @@ input (the message says what and where), 130 interrupted.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 import traceback
@@ -542,7 +543,7 @@ def series(
     "--method",
     "methods",
     multiple=True,
-    type=click.Choice(["baseline", "spectral", "wavelet", "new_category"]),
+    type=click.Choice(["baseline", "spectral", "wavelet", "new_category", "templates"]),
     help="Detector to run (repeatable; default: all).",
 )
 @click.option("--since", metavar="DATE|DATETIME", help="Score from here; learn from before it.")
@@ -645,7 +646,7 @@ def detect(
 
 @cli.group(name="eval")
 def eval_group() -> None:
-    """Backtest detectors on labelled data: generated incidents or a NAB corpus."""
+    """Score loglens on labelled data: generated incidents, a NAB corpus, loghub templates."""
 
 
 @eval_group.command(name="incidents")
@@ -656,7 +657,7 @@ def eval_group() -> None:
     "--method",
     "methods",
     multiple=True,
-    type=click.Choice(["baseline", "spectral", "wavelet", "new_category"]),
+    type=click.Choice(["baseline", "spectral", "wavelet", "new_category", "templates"]),
     help="Detector to run (repeatable; default: all).",
 )
 @click.option("--tolerance", default="15m", show_default=True, metavar="15m|1h")
@@ -784,6 +785,75 @@ def eval_nab(corpus: str, detectors: tuple[str, ...], output: str) -> None:
     _emit(rows, columns, "table", out, right=columns[1:])
 
 
+@eval_group.command(name="templates")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--corrected",
+    is_flag=True,
+    help="In loghub_2k folders, score against *_structured_corrected.csv.",
+)
+@click.option(
+    "--format",
+    "-o",
+    "output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
+def eval_templates(paths: tuple[str, ...], corrected: bool, output: str) -> None:
+    """Template accuracy on loghub-format ground truth: GA and PA per system and their mean.
+
+    PATHS are *_structured.csv files (columns Content, EventId, EventTemplate) or loghub_2k
+    folders (one sub-folder per system). Grouping accuracy (GA): lines whose predicted group
+    is exactly their true group; parsing accuracy (PA): lines whose template text is exactly
+    the true one (spaces and adjacent <*> normalised). One configuration for every system.
+    """
+    import json as json_module
+
+    from loglens.evaluate.templates import (
+        TemplateAccuracyReport,
+        evaluate_loghub,
+        load_structured,
+        score_system,
+    )
+
+    scores = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            scores += evaluate_loghub(path, corrected=corrected).systems
+        else:
+            scores.append(score_system(load_structured(path)))
+    report = TemplateAccuracyReport("corrected" if corrected else "original", scores)
+    out = sys.stdout
+    if output == "json":
+        document = {
+            "ground_truth": report.ground_truth,
+            "systems": [dataclasses.asdict(s) for s in report.systems],
+            "mean_grouping_accuracy": report.mean_grouping_accuracy,
+            "mean_parsing_accuracy": report.mean_parsing_accuracy,
+        }
+        out.write(json_module.dumps(document, indent=2) + "\n")
+        return
+    rows = [
+        {
+            "system": s.system,
+            "lines": s.lines,
+            "GA": f"{s.grouping_accuracy:.3f}",
+            "PA": f"{s.parsing_accuracy:.3f}",
+            "templates": s.templates_found,
+            "true templates": s.templates_truth,
+        }
+        for s in report.systems
+    ]
+    columns = ["system", "lines", "GA", "PA", "templates", "true templates"]
+    _emit(rows, columns, "table", out, right=columns[1:])
+    out.write(
+        f"mean over {len(report.systems)} system(s): GA {report.mean_grouping_accuracy:.3f}, "
+        f"PA {report.mean_parsing_accuracy:.3f}\n"
+    )
+
+
 def _score_text(score: float | None) -> str:
     return "-" if score is None else f"{score:.1f}"
 
@@ -898,6 +968,109 @@ def _print_series_footer(frame: Any, interval: str, out: TextIO) -> None:
     if frame.groups_left_out:
         line += f"; {frame.groups_left_out} smaller group(s) left out, see --top"
     out.write(safe_terminal_text(line) + ")\n")
+
+
+# --- templates ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--assign",
+    "assign_path",
+    metavar="FILE",
+    help="Template every line of FILE ('-': standard input) instead; the store is not touched.",
+)
+@click.option(
+    "--new-since", metavar="DATE|DATETIME", help="Only templates first seen from here on."
+)
+@click.option("--top", type=click.IntRange(1, None), help="At most this many (most events first).")
+@click.option("--parameters", is_flag=True, help="With --assign: the values behind the <*>.")
+@click.option(
+    "--format",
+    "-o",
+    "output",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@pass_state
+def templates(
+    state: _State,
+    assign_path: str | None,
+    new_since: str | None,
+    top: int | None,
+    parameters: bool,
+    output: str,
+) -> None:
+    """List the log templates of the stored messages, with counts and first/last seen.
+
+    Every event with a message (syslog and auth lines, Windows events, IDS alert names) gets a
+    template at ingest: its text with <*> where values vary. --assign FILE instead writes each
+    line of any log file with its template (line, template_id, template) so the grouping can be
+    checked by another tool.
+
+    \b
+    Examples:
+      loglens templates --top 20
+      loglens templates --new-since 2024-05-07 -o json
+      loglens templates --assign auth.log -o csv > auth-templates.csv
+    """
+    if assign_path is not None:
+        _assign_file(assign_path, parameters, output, sys.stdout)
+        return
+    from loglens.store import open_store
+    from loglens.templates.stored import list_templates, template_rows
+
+    since = _series_instant(new_since, "--new-since", end=False)
+    config = state.config()
+    with open_store(config.store.url, config=config) as store:
+        rows = template_rows(list_templates(store, new_since=since, top=top))
+    columns = ["id", "events", "first_seen", "last_seen", "template", "example"]
+    _emit(rows, columns, output, sys.stdout, right=["events"], nested=False)
+    if output == "table":
+        sys.stdout.write(f"{len(rows)} template(s)\n")
+
+
+def _assign_file(path: str, parameters: bool, output: str, out: TextIO) -> None:
+    """Each line of ``path`` with its template, mined from the whole file at once."""
+    import json as json_module
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from loglens.sources.files import InputSource, OpenedInput
+    from loglens.templates import TemplateMiner
+
+    source = InputSource(path, None if path == "-" else Path(path))
+    numbers: list[pa.Array] = []
+    lines: list[pa.Array] = []
+    with OpenedInput(source, container="lines") as opened:
+        for batch in opened.batches(max_line_bytes=1_048_576, batch_records=1_000_000):
+            numbers.append(batch.line_no)
+            lines.append(batch.raw.cast(pa.string()))
+    text = (
+        pa.chunked_array(lines, pa.string()).combine_chunks()
+        if lines
+        else pa.array([], pa.string())
+    )
+    blank = pc.equal(pc.utf8_trim_whitespace(text), "")
+    text = pc.if_else(blank, pa.scalar(None, pa.string()), text)
+    assigned = TemplateMiner().assign(text, parameters=parameters)
+    columns = ["line", "template_id", "template"] + (["parameters"] if parameters else [])
+    rows: list[dict[str, Any]] = []
+    found = {
+        "line": pa.chunked_array(numbers, pa.int64()).to_pylist() if numbers else [],
+        "template_id": assigned.column("template_id").to_pylist(),
+        "template": assigned.column("template").to_pylist(),
+    }
+    if parameters:
+        found["parameters"] = [
+            None if v is None else json_module.dumps(v, ensure_ascii=False)
+            for v in assigned.column("parameters").to_pylist()
+        ]
+    for index in range(len(found["line"])):
+        rows.append({c: found[c][index] for c in columns})
+    _emit(rows, columns, output, out, right=["line"], nested=False)
 
 
 # --- generate and demo -------------------------------------------------------------------------
