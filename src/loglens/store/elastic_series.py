@@ -4,7 +4,7 @@ The cluster does every per-event step; Python only scatters aggregated rows into
 applies the silence rules of :mod:`loglens.series`, exactly as :mod:`loglens.store.duckdb_series`
 does. No request ever returns a document (every search has ``"size": 0``).
 
-A series takes these searches, each a ``composite`` aggregation read to its last page:
+A series takes these searches (a ``composite`` aggregation is always read to its last page):
 
 1. the frame's range, when the spec leaves a bound open (``min``/``max`` of ``@timestamp``);
 2. the groups: the spec's fields and ``event.dataset`` over the matching events, which gives each
@@ -22,8 +22,8 @@ A series takes these searches, each a ``composite`` aggregation read to its last
 Differences from DuckDB, by the nature of the cluster:
 
 - ``distinct`` is ``cardinality`` with ``precision_threshold`` at its maximum
-  (:data:`PRECISION_THRESHOLD`): exact in practice below 40,000 distinct values per cell, within
-  a few percent above.
+  (:data:`PRECISION_THRESHOLD`): counts below 40,000 distinct values per cell are near-exact
+  (exact in the tests), larger ones within a few percent (HyperLogLog++).
 - Queries are translated by :mod:`loglens.store.elastic_query` (DuckDB's semantics, with the
   differences listed there).
 - Fields: text fields group and count on their ``.keyword`` sub-field, ``event.original`` is
