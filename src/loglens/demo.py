@@ -2,23 +2,29 @@
 
 It is the quick start's first command and a smoke test of the whole path a user's data takes.
 It now also detects anomalies (ranked, explained, written back) and scores them against the
-generated ground truth; later stages (templates, report) join it as they are built.
+generated ground truth, and lists the new and rare log templates of the week; later stages
+(report) join it as they are built.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
 from loglens.analyze import DetectSettings, run_detection
 from loglens.config import Config
+from loglens.detect.base import Anomaly
+from loglens.detect.templates import RARE_TEMPLATE
 from loglens.evaluate import evaluate_incidents
 from loglens.output import describe_ingest, format_count, safe_terminal_text, write_table
 from loglens.pipeline import Pipeline
 from loglens.sources.generate import HOST_FROM_PATH, generate
-from loglens.store.base import Query
+from loglens.store.base import Query, Store
+from loglens.templates.stored import list_templates, supports_templates
 
 SAMPLE_QUERIES: tuple[tuple[str, str], ...] = (
     ("Failed SSH logins", "event.action:ssh_login AND event.outcome:failure"),
@@ -62,6 +68,13 @@ def run_demo(
         )
         for record in report.inputs:
             out.write(f"   {describe_ingest(record)}\n")
+        if report.templates is not None:
+            mined = report.templates
+            out.write(
+                f"   log templates: {format_count(mined.events)} messages "
+                f"({format_count(mined.messages)} distinct) in {mined.templates} templates "
+                f"[{mined.seconds:.1f}s]\n"
+            )
         store = pipeline.store
         out.write("\n3. events per dataset\n")
         rows = [
@@ -107,8 +120,11 @@ def run_demo(
                 f"   {format_count(detection.tagged_events)} events tagged loglens.anomaly "
                 "(loglens query tags:loglens.anomaly)\n"
             )
+        if detection.first is not None:
+            since = detection.first + timedelta(days=DetectSettings().warmup_days)
+            _write_new_templates(store, [*detection.anomalies, *detection.related], since, out)
     labels = json.loads((out_dir / "labels.json").read_text(encoding="utf-8"))
-    out.write("\n7. ground truth in labels.json, and how the ranked list above scores on it\n")
+    out.write("\n8. ground truth in labels.json, and how the ranked list above scores on it\n")
     for incident in labels.get("incidents", []):
         out.write(f"   {incident['kind']:<16} {incident['start']} .. {incident['end']}\n")
     scored = evaluate_incidents(detection.anomalies, out_dir / "labels.json")
@@ -118,3 +134,25 @@ def run_demo(
         f"(recall {scored.recall:.0%}, precision {scored.precision:.0%})\n"
     )
     out.write(f"\ndone in {time.perf_counter() - started:.1f}s\n")
+
+
+def _write_new_templates(
+    store: Store, anomalies: Sequence[Anomaly], since: datetime, out: TextIO
+) -> None:
+    """Templates first seen after the first day, and rare ones the detectors found back."""
+    out.write(
+        f"\n7. log templates new this week (loglens templates --new-since "
+        f"{since:%Y-%m-%d}), and rare ones back\n"
+    )
+    if not supports_templates(store):
+        out.write("   (this store keeps no templates)\n")
+        return
+    new = list_templates(store, new_since=since)
+    rows = [
+        {"first seen": t.first_seen, "events": t.events, "template": t.text}
+        for t in sorted(new, key=lambda t: (t.first_seen or since, t.text))
+    ]
+    write_table(rows, ["first seen", "events", "template"], out, max_width=100,
+                right_align=["events"])  # fmt: skip
+    for anomaly in sorted((a for a in anomalies if a.kind == RARE_TEMPLATE), key=lambda a: a.start):
+        out.write(f"   rare: {safe_terminal_text(anomaly.explanation)}\n")

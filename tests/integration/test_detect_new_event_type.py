@@ -67,3 +67,19 @@ def test_new_event_type_is_reported_with_its_templates_text(generated: tuple[Pat
     kept = {row["id"]: row for row in stored}
     assert any("to group 'sudo'" in kept[a.id]["explanation"] for a in findings)
     assert all(json.loads(kept[a.id]["series_key"])[0].startswith("T") for a in findings)
+
+
+def test_demo_lists_the_new_templates_of_the_week(tmp_path: Path) -> None:
+    import io
+
+    from loglens.demo import run_demo
+
+    config = load_config(env={}, overrides={"store.url": f"duckdb:{tmp_path / 's.duckdb'}"})
+    out = io.StringIO()
+    run_demo(config, tmp_path / "out", days=5, seed=42, rate=0.2, out=out)
+    text = out.getvalue()
+    section = text.split("7. log templates new this week", 1)[1].split("\n8. ", 1)[0]
+    labels = json.loads((tmp_path / "out" / "labels.json").read_text(encoding="utf-8"))
+    kinds = {incident["kind"] for incident in labels["incidents"]}
+    assert "new_event_type" in kinds, kinds
+    assert "new user: name=" in section and "ET CHAT IRC JOIN command" in section, section
