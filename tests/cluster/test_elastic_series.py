@@ -22,7 +22,7 @@ from osmem_server import OsmemServer
 
 from loglens.cluster import ClusterClient, connect
 from loglens.cluster.documents import documents, index_template
-from loglens.errors import QueryError
+from loglens.errors import ClusterError, QueryError
 from loglens.schema import FIELD_BY_NAME
 from loglens.series import Metric, SeriesFrame, SeriesSpec
 from loglens.store import DuckDBStore, open_store
@@ -356,3 +356,35 @@ def test_a_field_outside_the_schema_must_be_mapped_in_the_cluster(loaded: Loaded
     with pytest.raises(QueryError, match="not indexed"):
         terms_change(loaded.client, INDEX, ["app.tenant"], Query(), WINDOW, BASELINE)
     assert loaded.client.requests == before + 2  # the mapping was asked for, nothing else
+
+
+def test_a_missing_index_is_one_clear_error(loaded: Loaded) -> None:
+    with pytest.raises(ClusterError) as caught:
+        series(loaded.client, "no-such-index", SPECS["count by dataset 15m"])
+    assert caught.value.status == 404
+    assert str(caught.value).startswith("no-such-index: ") and "\n" not in str(caught.value)
+    frame = series(loaded.client, "no-such-*", SPECS["count by dataset 15m"])
+    assert frame.series == [] and len(frame.buckets) == 0  # a pattern matching nothing
+
+
+def test_groups_left_out_are_not_asked_for(loaded: Loaded, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = SeriesSpec.of("user.name", "1h", max_groups=3)
+    answers: list[Any] = []
+    forward = loaded.client.request
+
+    def spy(method: str, path: str, **kwargs: Any) -> Any:
+        answers.append(forward(method, path, **kwargs))
+        return answers[-1]
+
+    monkeypatch.setattr(loaded.client, "request", spy)
+    got = series(loaded.client, INDEX, spec)
+    assert_same_frame(got, loaded.duck.series(spec))
+    assert got.groups_left_out == len(USERS) - 3
+    kept = {s.key[0] for s in got.series}
+    cell_keys = {
+        bucket["key"]["k0"]
+        for answer in answers
+        for bucket in answer.get("aggregations", {}).get("c", {}).get("buckets", [])
+        if "b" in bucket["key"] and "k0" in bucket["key"]
+    }
+    assert cell_keys == kept

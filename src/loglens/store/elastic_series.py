@@ -322,8 +322,12 @@ def series(
     kept = groups[: spec.max_groups]
     _check_size(grid.count, len(kept))
     cell_page = max(1, page_size // 2) if spec.metric.kind == "rate" else page_size
+    # Groups left out: ask only for cells of the values the kept groups take.
+    of_kept = (
+        _all_of([selected, _kept_filter(fields, kept)]) if len(kept) < len(groups) else selected
+    )
     counts, values = _cells(
-        client, index, spec, grid, fields, kept, selected, metric_aggs, cell_page
+        client, index, spec, grid, fields, kept, of_kept, metric_aggs, cell_page
     )
     if spec.metric.kind == "rate":
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -478,9 +482,9 @@ def _cells(
     values = np.zeros((len(kept), grid.count))
     names = [f"k{i}" for i in range(len(fields))]
     sources = [(n, _terms_source(f)) for n, f in zip(names, fields, strict=True)]
-    query = _all_of([selected, _kept_filter(fields, kept)]) if fields else selected
     histogram = ("b", _histogram_source(grid.step_us))
-    for bucket in _composite(client, index, query, [*sources, histogram], metric_aggs, page_size):
+    pages = _composite(client, index, selected, [*sources, histogram], metric_aggs, page_size)
+    for bucket in pages:
         row = rank.get(tuple(_key(bucket["key"][n]) for n in names))
         if row is None:  # a group beyond max_groups that the value filter let through
             continue
