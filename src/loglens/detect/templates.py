@@ -39,6 +39,7 @@ from loglens.series import Series, SeriesFrame
 NEW_TEMPLATE = "new_template"
 RARE_TEMPLATE = "rare_template"
 _MAX_TEXT_CHARS = 160
+_LABEL_CHARS = 60
 _GROUP_TEXTS = 6  # template texts quoted in a group finding's sentence
 _BUCKETS_PER_DAY_US = 86_400_000_000
 
@@ -66,11 +67,22 @@ def _step(series_list: Sequence[Series], frame: SeriesFrame | Sequence[Series]) 
 
 
 def _template_details(anomaly: Anomaly, texts: Mapping[str, str]) -> str | None:
+    """Record the template's id and text in ``details``; name the series by the text."""
     template = anomaly.series_key[0] if anomaly.series_key else None
     text = texts.get(template) if template is not None else None
     anomaly.details["template_id"] = template
     anomaly.details["template"] = text
+    anomaly.series_name = series_label(template, texts)
     return text
+
+
+def series_label(template: str | None, texts: Mapping[str, str]) -> str:
+    """A template series' name a person reads: its text, short (the id when it has none)."""
+    text = texts.get(template) if template is not None else None
+    if text is None:
+        return str(template)
+    shown = safe_terminal_text(text)
+    return f'"{shown[: _LABEL_CHARS - 1]}…"' if len(shown) > _LABEL_CHARS else f'"{shown}"'
 
 
 class NewTemplate:
@@ -190,7 +202,10 @@ class NewTemplate:
         anomaly = Anomaly(
             # Attribution reads the first template's events: all arrived together.
             series_key=first_series.key,
-            series_name=f"{first_series.name} and {len(group) - 1} more new",
+            series_name=(
+                f"{series_label(str(first_series.key[0]), self.texts)} "
+                f"and {len(group) - 1} more new"
+            ),
             start=start,
             end=end,
             detector=NEW_TEMPLATE,
@@ -335,7 +350,7 @@ class RareTemplate:
         }
         anomaly = Anomaly(
             series_key=series.key,
-            series_name=series.name,
+            series_name=series_label(series.key[0], self.texts),
             start=start,
             end=end,
             detector=RARE_TEMPLATE,
