@@ -45,7 +45,8 @@ COMPARED = (
     "tags",
 )  # fmt: skip
 # Small pages, slices and batches, so that a few thousand documents take many of each.
-PULL = ClusterPull(page_size=250, slice_length=timedelta(hours=3), batch_records=800)
+PULL = ClusterPull(page_size=200, slice_length=timedelta(hours=3), batch_records=1200)
+SMALL_BATCHES = replace(PULL, batch_records=400)  # many writes, for pulls killed midway
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def _raw_request(url: str, method: str, path: str, body: Any = None) -> Any:
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Source:
     out = tmp_path_factory.mktemp("generated")
-    generate(out, days=1, seed=5, rate=0.02, incidents=[], start=DAY)
+    generate(out, days=1, seed=5, rate=0.012, incidents=[], start=DAY)
     store = open_store("duckdb::memory:")
     with Pipeline(load_config(env={}), store) as pipeline:
         pipeline.ingest([str(out)])
@@ -306,7 +307,7 @@ class _DyingStore(DuckDBStore):
 def test_a_pull_killed_midway_resumes_with_the_exact_set(cluster: Cluster, source: Source) -> None:
     store = _DyingStore(writes=3)
     with pytest.raises(_Killed):
-        _pull(cluster, store)
+        _pull(cluster, store, SMALL_BATCHES)
     stored_before = store.count(Query())
     assert 0 < stored_before < source.events.num_rows
     mark = Watermark.from_json(store.checkpoint(f"cluster:{cluster.url}/{PATTERN}"))
@@ -343,8 +344,8 @@ def test_a_pull_killed_by_a_signal_resumes_with_the_exact_set(
     db = tmp_path / "killed.duckdb"
     url = cluster.url.replace("http://", "es+http://") + f"/{PATTERN}"
     command = [sys.executable, "-m", "loglens", "--store", f"duckdb:{db}", "ingest", url,
-               "--page-size", "250", "--slice", "3h"]  # fmt: skip
-    env = {**os.environ, "LOGLENS_INGEST__BATCH_LINES": "500"}  # a write every two pages
+               "--page-size", "100", "--slice", "3h"]  # fmt: skip
+    env = {**os.environ, "LOGLENS_INGEST__BATCH_LINES": "300"}  # a write every three pages
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300
