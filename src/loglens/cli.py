@@ -213,6 +213,9 @@ def ingest(
     elapsed = time.perf_counter() - started
     for skipped in report.skipped:
         out.write(f"skipped  {skipped.display}: {skipped.reason}\n")
+    if not quiet:
+        for summary in report.pulls:
+            out.write(safe_terminal_text(summary.describe()) + "\n")
     for display in report.hostless:
         shown = safe_terminal_text(display)
         out.write(f"no host  {shown}: ingest.host_from_path does not match its path\n")

@@ -38,6 +38,7 @@ from loglens.sources.elastic import (
     ClusterScan,
     Hit,
     HitBatch,
+    PullSummary,
     Watermark,
     checkpoint_name,
     hit_batch,
@@ -80,6 +81,8 @@ class IngestReport:
     """Inputs whose path ``ingest.host_from_path`` did not match (and no ``ingest.host``)."""
     templates: MiningReport | None = None
     """The template mining pass after the ingest (None: off, or a store without templates)."""
+    pulls: list[PullSummary] = field(default_factory=list)
+    """One per cluster URL: how it was read and its watermark."""
 
     def total(self, attribute: str) -> int:
         return sum(int(getattr(record, attribute)) for record in self.inputs)
@@ -246,7 +249,9 @@ class Pipeline:
             if on_input is not None:
                 on_input(record)
         for url in urls:
-            for record in self._ingest_cluster(url, chosen, dict(column_map or {}), cluster):
+            records, summary = self._ingest_cluster(url, chosen, dict(column_map or {}), cluster)
+            report.pulls.append(summary)
+            for record in records:
                 report.inputs.append(record)
                 self.store.record_ingest(record)
                 if on_input is not None:
@@ -261,7 +266,7 @@ class Pipeline:
 
     def _ingest_cluster(
         self, url: str, fmt: str, column_map: dict[str, str], pull: ClusterPull | None
-    ) -> list[IngestRecord]:
+    ) -> tuple[list[IngestRecord], PullSummary]:
         """Read an index pattern slice by slice; one accounting record per concrete index.
 
         Hits are held until ``pull.batch_records`` of them are waiting (at most
@@ -299,7 +304,10 @@ class Pipeline:
                 self._save_watermark(name, read_through, pull)
         finally:
             _run(con, f"SET memory_limit = {_sql_literal(str(limit))}")
-        return writer.records()
+        stats = scan.stats
+        summary = PullSummary(url, scan.method, stats.windows, stats.hits, stats.rereads,
+                              scan.watermark, pull.incremental)  # fmt: skip
+        return writer.records(), summary
 
     def _save_watermark(self, name: str, mark: Watermark | None, pull: ClusterPull) -> None:
         if pull.incremental and mark is not None:

@@ -410,6 +410,7 @@ def test_pages_that_fail_transiently_are_retried(cluster: Cluster, source: Sourc
         assert rereads == 0
     else:
         assert rereads > 0  # the slice read twice: its hits counted again, as duplicates
+    assert [p.rereads for p in report.pulls] == [0 if cluster.flavour == "opensearch" else 1]
 
 
 # --- a non-ECS index, read through a field mapping ---------------------------------------------
@@ -468,10 +469,16 @@ def test_loglens_ingest_es_prints_the_accounting_per_index(
     assert line.startswith("es://logs-web  [ecs/")
     assert f"read {expected:,} = parsed {expected:,} + raw 0 + duplicates 0" in line
     assert line.endswith("ok")
+    how = "point in time" if cluster.flavour == "opensearch" else "scroll"
+    assert f"/logs-web: {expected:,} hit(s) in 2 slice(s) by {how}; watermark 2024-05-01T1" in (
+        result.output
+    )
 
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 0, again.output
-    assert "read 0," in again.output  # nothing new since the watermark
+    assert "read 0," in again.output
+    assert "/logs-web: 0 hit(s); watermark 2024-05-01T1" in again.output
+    assert again.output.count("(nothing new)") == 1
 
 
 def test_a_missing_index_is_one_clear_line(

@@ -151,6 +151,30 @@ class ClusterPull:
         )
 
 
+@dataclass(frozen=True)
+class PullSummary:
+    """What one ``es://`` source gave: how it was read, and where its watermark now stands."""
+
+    url: str
+    method: str | None  # "pit", "scroll", or None when the range held nothing
+    slices: int
+    hits: int
+    rereads: int
+    watermark: Watermark | None
+    incremental: bool
+
+    def describe(self) -> str:
+        how = {"pit": "point in time", "scroll": "scroll"}.get(self.method or "")
+        text = f"{self.url}: {self.hits:,} hit(s)"
+        if how:
+            text += f" in {self.slices:,} slice(s) by {how}"
+        if self.rereads:
+            text += f", {self.rereads:,} slice(s) read again after a lost page"
+        if self.incremental and self.watermark is not None:
+            text += f"; watermark {_iso(self.watermark.millis)}"
+        return text + ("" if self.hits else " (nothing new)" if self.incremental else "")
+
+
 def checkpoint_name(settings: ClusterSettings, pattern: str, time_field: str) -> str:
     """The store key of a pull's watermark: one per cluster, index pattern and time field."""
     name = f"cluster:{settings.where}/{pattern}"
