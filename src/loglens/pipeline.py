@@ -271,9 +271,9 @@ class Pipeline:
 
         Hits are held until ``pull.batch_records`` of them are waiting (at most
         ``ingest.batch_lines``; parsing has a fixed cost per batch), then parsed and written per
-        index like batches of file records. With
-        ``pull.incremental``, after each write the watermark of the slices read to their end is
-        saved: everything it covers is stored, so a pull killed midway resumes from there.
+        index like batches of file records. With ``pull.incremental``, after each write the
+        watermark of the slices read to their end is saved: everything it covers is stored, so
+        a pull killed midway resumes from there.
         """
         pull = pull or ClusterPull()
         target = parse_cluster_url(url, self.config.cluster)
