@@ -41,6 +41,7 @@ class Fault:
     path: str = ""
     method: str | None = None
     status: int | None = None  # answer this status without forwarding
+    reason: str | None = None  # the error reason answered with ``status``
     drop: bool = False  # close the connection without an answer
     after_forward: bool = False  # with drop/status: forward first, so the server did the work
     delay: float = 0.0  # wait this long before forwarding
@@ -139,7 +140,7 @@ def _handler_for(proxy: ClusterProxy) -> type[BaseHTTPRequestHandler]:
                     self._drop()
                     return
                 if fault.status is not None:
-                    self._answer(fault.status, _error("injected_fault", f"status {fault.status}"))
+                    self._answer(fault.status, _fault_error(fault))
                     return
             if fault is not None and fault.delay:
                 time.sleep(fault.delay)
@@ -153,7 +154,7 @@ def _handler_for(proxy: ClusterProxy) -> type[BaseHTTPRequestHandler]:
                     self._drop()
                     return
                 if fault.status is not None:
-                    self._answer(fault.status, _error("injected_fault", f"status {fault.status}"))
+                    self._answer(fault.status, _fault_error(fault))
                     return
             if proxy.pretend_elasticsearch and self.command == "GET" and self._bare_path() == "/":
                 payload = _as_elasticsearch_root(payload)
@@ -236,6 +237,10 @@ def _handler_for(proxy: ClusterProxy) -> type[BaseHTTPRequestHandler]:
                 self.connection.shutdown(socket.SHUT_RDWR)
 
     return Handler
+
+
+def _fault_error(fault: Fault) -> bytes:
+    return _error("injected_fault", fault.reason or f"status {fault.status}")
 
 
 def _error(kind: str, reason: str) -> bytes:

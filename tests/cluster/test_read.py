@@ -26,10 +26,11 @@ from click.testing import CliRunner
 from osmem_server import OsmemClone, OsmemServer
 
 from loglens.cli import cli, main
+from loglens.cluster import connect
 from loglens.cluster.documents import documents, index_template
 from loglens.config import Config, load_config
 from loglens.pipeline import IngestReport, Pipeline
-from loglens.sources.elastic import ClusterPull, Watermark
+from loglens.sources.elastic import ClusterPull, ClusterScan, ScanOptions, Watermark
 from loglens.sources.generate import generate
 from loglens.store import DuckDBStore, open_store
 from loglens.store.base import Query, WriteSummary
@@ -283,6 +284,32 @@ def test_hits_at_one_millisecond_in_several_indices_are_each_read_once(
     report = _pull(cluster, store, replace(PULL, page_size=1), url="es://ties-*")
     assert sorted(_pulled(store)) == sorted(d for d, _ in docs)
     assert sum(r.records for r in report.inputs) == len(docs)
+
+
+def test_without_shard_doc_ties_are_broken_by_id(cluster: Cluster) -> None:
+    """OpenSearch before 3.3 has points in time but refuses to sort on _shard_doc."""
+    if cluster.flavour != "opensearch":
+        pytest.skip("the elasticsearch client reads osmem by scroll")
+    at = DAY + timedelta(hours=1)
+    docs = [_document(f"{index}-{n}", at) for index in "ab" for n in range(3)]
+    for index in "ab":
+        mine = [d for d in docs if d[0].startswith(index)]
+        _raw_request(cluster.clone.url, "POST", "/_bulk?refresh=true",
+                     _bulk_lines(mine, index=f"ties-{index}"))  # fmt: skip
+    proxy = cluster.proxy
+    proxy.inject(path="/_search", method="POST", times=2)  # the range, the point in time: as is
+    refusal = "No mapping found for [_shard_doc] in order to sort on"
+    proxy.inject(path="/_search", method="POST", status=400, reason=refusal)
+    read: list[str] = []
+    options = ScanOptions("ties-*", page_size=1)
+    with connect(cluster.settings()) as client, ClusterScan(client, options) as scan:
+        for window in scan.slices():
+            for page in window:
+                read.extend(hit.id for hit in page)
+        assert scan.tiebreak == "_id"
+    assert sorted(read) == sorted(d for d, _ in docs)  # each once
+    assert proxy.traffic.faults_used == 3
+    assert _open_pits(cluster) == []
 
 
 class _Killed(Exception):

@@ -40,7 +40,7 @@ from urllib.parse import quote
 
 import pyarrow as pa
 
-from loglens.cluster.connection import ClusterClient, ClusterSettings
+from loglens.cluster.connection import ClusterClient, ClusterSettings, describe_status
 from loglens.errors import ClusterError, ConfigError, SourceError
 from loglens.parse.base import Parser, Sample
 from loglens.sources.files import SAMPLE_RECORDS, RecordBatch
@@ -56,6 +56,7 @@ MAX_SEEN = 10_000
 that millisecond again and the store counts the re-read hits as duplicates."""
 
 _NO_PIT_STATUSES = frozenset({400, 404, 405})
+_BAD_REQUEST = frozenset({400})
 _SCROLL_PASSES = 3
 
 
@@ -255,6 +256,7 @@ class ClusterScan:
         self.total: int | None = None  # hits in the range when the scan began
         self.stats = ScanStats()
         self._pit: str | None = None
+        self.tiebreak = "_shard_doc"  # "_id" where the cluster cannot sort on _shard_doc
         self._path = "/" + quote(options.pattern, safe="*,:+-_.")
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -432,23 +434,39 @@ class ClusterScan:
         else:
             yield from self._scroll_pages(window)
 
+    def _pit_sort(self) -> list[dict[str, Any]]:
+        """Time, then ``_index`` and ``_shard_doc`` (or ``_id``): a total order of the hits.
+
+        ``_index`` first: ``_shard_doc`` repeats across indices on some servers. numeric_type:
+        date and date_nanos indices sort together; unmapped_type: an index of the pattern
+        without the field does not fail the search. ``_id`` is the tie-breaker where
+        ``_shard_doc`` is missing (it costs the cluster memory, so it is only the fallback).
+        """
+        time_order = {"order": "asc", "numeric_type": "date", "unmapped_type": "date"}
+        return [
+            {self.options.time_field: time_order},
+            {"_index": "asc"},
+            {self.tiebreak: "asc"},
+        ]
+
     def _pit_pages(self, window: Slice) -> Iterator[list[Hit]]:
         opts = self.options
         body = self._request_body(window)
-        # _index before _shard_doc: a total order even where _shard_doc repeats across indices.
-        # numeric_type: date and date_nanos indices sort together; unmapped_type: an index of
-        # the pattern without the field does not fail the search.
-        time_order = {"order": "asc", "numeric_type": "date", "unmapped_type": "date"}
-        body["sort"] = [
-            {opts.time_field: time_order},
-            {"_index": "asc"},
-            {"_shard_doc": "asc"},
-        ]
         body["track_total_hits"] = False
         while True:
             assert self._pit is not None
             body["pit"] = {"id": self._pit, "keep_alive": opts.keep_alive}
-            answer = self.client.request("POST", "/_search", body=body, location=opts.pattern)
+            body["sort"] = self._pit_sort()
+            answer = self.client.request(
+                "POST", "/_search", body=body, location=opts.pattern, ok_statuses=_BAD_REQUEST
+            )
+            if "error" in answer:
+                if self.tiebreak == "_shard_doc" and "_shard_doc" in json.dumps(answer["error"]):
+                    # OpenSearch before 3.3 has points in time but no _shard_doc.
+                    log.info("no _shard_doc on %s: ties broken by _id", opts.pattern)
+                    self.tiebreak = "_id"
+                    continue
+                raise ClusterError(describe_status(400, answer), location=opts.pattern, status=400)
             if isinstance(answer.get("pit_id"), str):
                 self._pit = answer["pit_id"]  # the id may change from one page to the next
             raw = _raw_hits(answer)
