@@ -6,9 +6,10 @@ pages are fetched:
 
 - **point in time + search_after** where the cluster has it (Elasticsearch ``POST
   /PATTERN/_pit``, OpenSearch ``POST /PATTERN/_search/point_in_time``): one consistent snapshot
-  for the whole scan, sorted on the time field, then ``_index`` and ``_shard_doc`` (a total
-  order: every hit is read exactly once). The point in time is closed at the end, also when the
-  scan fails or the caller stops.
+  for the whole scan, sorted on the time field, then ``_index`` and ``_shard_doc`` (``_id``
+  where the cluster refuses ``_shard_doc``: OpenSearch before 3.3) — a total order, so every
+  hit is read exactly once. The point in time is closed at the end, also when the scan fails
+  or the caller stops.
 - **scroll**, when opening a point in time is answered 400/404/405 (the API is missing, not the
   index): one scroll per slice in ``_doc`` order (the cheapest), cleared at the end of the
   slice. A scroll page request is not idempotent (a retried request whose answer was lost skips
