@@ -134,8 +134,9 @@ def test_padding_does_not_change_a_vector(embedder: MiniLMEmbedder) -> None:
     alone = embedder.encode([short])[0]
     longer = [short, "a much longer template " * 20, "another one of middle length here"]
     small_batches = MiniLMEmbedder(batch_size=3).encode(longer)
-    np.testing.assert_allclose(small_batches[0], alone, atol=1e-6)
-    np.testing.assert_allclose(embedder.encode(longer)[0], alone, atol=1e-6)
+    # A masking bug shows as differences of 1e-2 and more; summation order as 1e-7.
+    np.testing.assert_allclose(small_batches[0], alone, atol=1e-5)
+    np.testing.assert_allclose(embedder.encode(longer)[0], alone, atol=1e-5)
 
 
 def test_meaning_is_closer_than_unrelated_text(embedder: MiniLMEmbedder) -> None:

@@ -226,6 +226,13 @@ def test_hybrid_needs_a_non_negative_weight() -> None:
         HybridSearch(CountingEmbedder(), keyword_weight=-1)
 
 
+def test_empty_hybrid_index_finds_nothing() -> None:
+    search = HybridSearch(CountingEmbedder())
+    assert search.search("disk failure") == []
+    search.add(["a"], ["disk failure"])
+    assert [hit.id for hit in search.search("disk failure")] == ["a"]
+
+
 def _loghub_templates() -> tuple[list[str], list[str]]:
     ids: list[str] = []
     texts: list[str] = []
