@@ -182,6 +182,12 @@ SPECS: dict[str, SeriesSpec] = {
         start=datetime(2024, 5, 2, 5, 7, 30, tzinfo=UTC),
         end=datetime(2024, 5, 3, 9, 50, tzinfo=UTC),
     ),
+    "a source starting inside a given range": SeriesSpec.of(
+        "event.dataset",
+        "1h",
+        start=datetime(2024, 5, 1, 12, tzinfo=UTC),
+        end=datetime(2024, 5, 3, tzinfo=UTC),
+    ),
     "start only": SeriesSpec.of("network.protocol", "1h", start=datetime(2024, 5, 3, tzinfo=UTC)),
     "end only": SeriesSpec.of("event.dataset", "1h", end=datetime(2024, 5, 1, 20, tzinfo=UTC)),
     "two group fields": SeriesSpec.of(("event.dataset", "network.protocol"), "1h"),
@@ -219,6 +225,9 @@ def test_silence_and_the_per_day_view_agree(loaded: Loaded) -> None:
     assert not got.get("late.auth").active[0]
     assert got.get("early.dns").silent[-1]
     assert got.get(None).sources == ()  # events without a dataset: a group of their own
+    ranged = series(loaded.client, INDEX, SPECS["a source starting inside a given range"])
+    assert not ranged.get("late.auth").active[0] and ranged.get("late.auth").active[-1]
+    assert ranged.get("web.access").active.all()  # it sent before the range
     for key in ("web.access", "late.auth", "early.dns"):
         mine, theirs = got.per_day(key), want.per_day(key)
         assert np.array_equal(mine.days, theirs.days)

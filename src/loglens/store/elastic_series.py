@@ -15,9 +15,12 @@ A series takes these searches (a ``composite`` aggregation is always read to its
    rate. Only non-empty cells come back, so no bounds are needed: the query's range on
    ``@timestamp`` is the frame, and an empty bucket inside a group's active life is a zero;
 4. source activity: which of the kept groups' datasets sent anything in which bucket, whatever
-   the query filter, and when each sent its first event. Without a query filter, with every
-   group kept and ``event.dataset`` among the group fields (the default spec), the cells already
-   hold every event of the frame, and these are read off them instead.
+   the query filter. Without a query filter, with every group kept and ``event.dataset`` among
+   the group fields (the default spec), the cells already hold every event of the frame, and
+   this is read off them instead;
+5. whether each of those datasets sent anything before the frame (a multi-search of one search
+   per dataset, each stopping at its first match), unless the frame starts at the first event
+   of all. A source's life starts there, or else at its first sending bucket.
 
 Differences from DuckDB, by the nature of the cluster:
 
@@ -36,6 +39,7 @@ Differences from DuckDB, by the nature of the cluster:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -45,8 +49,8 @@ from urllib.parse import quote
 import numpy as np
 from numpy.typing import NDArray
 
-from loglens.cluster.connection import ClusterClient
-from loglens.errors import ConfigError, QueryError
+from loglens.cluster.connection import ClusterClient, describe_status
+from loglens.errors import ClusterError, ConfigError, QueryError
 from loglens.query import _EXTRA_NAME
 from loglens.schema import FIELD_BY_NAME, Kind
 from loglens.series import Series, SeriesFrame, SeriesSpec
@@ -75,6 +79,7 @@ TERMS_SIZE = 1_000
 """At least this many values per field are compared by ``terms_change`` (see there)."""
 
 _US = 1_000_000
+_MSEARCH_CHUNK = 200  # searches per multi-search request
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TS = "@timestamp"
 _DATASET = "event.dataset"
@@ -341,11 +346,15 @@ def series(
         has = _sending_from_cells(counts, kept, datasets)
     else:
         has = _sending(client, index, grid, datasets, page_size)
-    if from_cells and spec.start is None:
-        # The frame starts at the first event of all, so each source's first is in the frame.
-        first_bucket = has.argmax(axis=1).astype(np.int64)
+    # A source's life starts with its first sending bucket in the frame, or before the frame if
+    # it sent anything earlier; with neither a filter nor a start, the frame starts at the first
+    # event of all.
+    if where == MATCH_ALL and spec.start is None:
+        before = np.zeros(len(datasets), dtype=bool)
     else:
-        first_bucket = _first_buckets(client, index, grid, datasets, page_size)
+        before = _sent_before(client, index, grid, datasets)
+    first_in_frame = np.where(has.any(axis=1), has.argmax(axis=1), grid.count)
+    first_bucket = np.where(before, -1, first_in_frame).astype(np.int64)
     frame = _assemble(spec, grid, kept, values, datasets, has, first_bucket)
     frame.groups_left_out = len(groups) - len(kept)
     return frame
@@ -575,26 +584,51 @@ def _sending(
     return has
 
 
-def _first_buckets(
-    client: ClusterClient,
-    index: str,
-    grid: _Grid,
-    datasets: Mapping[str | None, int],
-    page_size: int,
-) -> NDArray[np.int64]:
-    """The bucket of each dataset's first event ever (negative before the frame)."""
-    first_bucket = np.full(len(datasets), grid.count, dtype=np.int64)
-    query = _all_of([_members_filter(datasets), {"exists": {"field": _TS}}])
-    firsts = {"first": {"min": {"field": _TS}}}
-    for bucket in _composite(
-        client, index, query, [("ds", _terms_source(_DATASET))], firsts, page_size
-    ):
-        row = datasets.get(_key(bucket["key"]["ds"]))
-        first = bucket["first"].get("value")
-        if row is not None and first is not None:
-            # Floor division, so a first event before the frame gives a negative bucket.
-            first_bucket[row] = (int(first) * 1000 - grid.start_us) // grid.step_us
-    return first_bucket
+def _sent_before(
+    client: ClusterClient, index: str, grid: _Grid, datasets: Mapping[str | None, int]
+) -> NDArray[np.bool_]:
+    """Which of ``datasets`` sent anything before the frame.
+
+    One multi-search, a search per dataset that stops at its first match (``terminate_after``),
+    so the cost does not grow with the history before the frame.
+    """
+    names = list(datasets)
+    before = np.zeros(len(names), dtype=bool)
+    earlier = {
+        "range": {_TS: {"lt": _us_iso(grid.start_us), "format": "strict_date_optional_time"}}
+    }
+    for first in range(0, len(names), _MSEARCH_CHUNK):
+        lines = []
+        for name in names[first : first + _MSEARCH_CHUNK]:
+            lines.append("{}")
+            lines.append(
+                json.dumps(
+                    {
+                        "size": 0,
+                        "terminate_after": 1,
+                        "track_total_hits": True,
+                        "query": _all_of([_members_filter({name: 0}), earlier]),
+                    }
+                )
+            )
+        answer = client.request(
+            "POST",
+            f"/{_quoted(index)}/_msearch",
+            body="\n".join(lines) + "\n",
+            ndjson=True,
+            location=index,
+        )
+        for offset, response in enumerate(answer.get("responses", [])):
+            if "error" in response:
+                raise ClusterError(
+                    f"a search failed: {describe_status(response.get('status', 0), response)}",
+                    location=index,
+                    status=response.get("status"),
+                )
+            total = response.get("hits", {}).get("total", 0)
+            count = total.get("value", 0) if isinstance(total, dict) else total
+            before[first + offset] = int(count) > 0
+    return before
 
 
 # --- terms_change -----------------------------------------------------------------------------
