@@ -1076,6 +1076,89 @@ def _assign_file(path: str, parameters: bool, output: str, out: TextIO) -> None:
     _emit(rows, columns, output, out, right=["line"], nested=False)
 
 
+@cli.command()
+@click.argument("question")
+@click.argument("lucene", required=False, default="*")
+@click.option("--top", "-n", type=click.IntRange(1, 200), default=10, show_default=True)
+@click.option("--examples", type=click.IntRange(0, 20), default=3, show_default=True)
+@click.option(
+    "--format",
+    "-o",
+    "output",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@pass_state
+def search(state: _State, question: str, lucene: str, top: int, examples: int, output: str) -> None:
+    """Log templates ranked by meaning: which kinds of message answer QUESTION.
+
+    Plain words ("login failure", "disk full") are matched by meaning and by keywords, offline.
+    An optional Lucene filter (LUCENE) narrows the events first; counts then describe them.
+
+    \b
+    Examples:
+      loglens search "login failure"
+      loglens search "connection refused" 'host.name:web01' --top 5 -o json
+    """
+    from loglens.semantic.store_search import search_templates
+    from loglens.store import open_store
+
+    config = state.config()
+    with open_store(config.store.url, config=config) as store:
+        result = search_templates(store, question, top=top, lucene=lucene, examples=examples)
+    rows = [_search_row(rank, hit) for rank, hit in enumerate(result.hits, 1)]
+    if output == "table":
+        _print_search(rows, result, sys.stdout)
+        return
+    columns = ["rank", "score", "template_id", "template", "events", "first_seen", "last_seen",
+               "entities", "examples"]  # fmt: skip
+    _emit(rows, columns, output, sys.stdout, nested=True)
+
+
+def _search_row(rank: int, hit: Any) -> dict[str, Any]:
+    template = hit.template
+    return {
+        "rank": rank,
+        "score": round(hit.score, 4),
+        "template_id": template.id,
+        "template": template.text,
+        "events": template.events,
+        "first_seen": template.first_seen,
+        "last_seen": template.last_seen,
+        "entities": {k: [[v, n] for v, n in values] for k, values in hit.entities.items()},
+        "examples": [e.get("message") for e in hit.examples],
+    }
+
+
+def _print_search(rows: Sequence[dict[str, Any]], result: Any, out: TextIO) -> None:
+    if not rows:
+        out.write(f"no template answers the question ({result.templates_searched} searched)\n")
+        return
+    for row in rows:
+        span = f"{_when(row['first_seen'])} – {_when(row['last_seen'])}"
+        out.write(f"{row['rank']:>3}. {safe_terminal_text(row['template'])}\n")
+        out.write(f"     {format_count(row['events'])} events, {span}, score {row['score']:.3f}\n")
+        entities = "; ".join(
+            f"{name} "
+            + ", ".join(f"{safe_terminal_text(str(v))} ({format_count(n)})" for v, n in values)
+            for name, values in row["entities"].items()
+        )
+        if entities:
+            out.write(f"     {entities}\n")
+        for example in row["examples"]:
+            if example:
+                out.write(f"     e.g. {safe_terminal_text(example)[:160]}\n")
+    out.write(
+        f"{len(rows)} of {result.templates_searched} template(s); ranked in "
+        f"{result.rank_seconds * 1000:.0f} ms\n"
+    )
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else "?"
+
+
 # --- generate and demo -------------------------------------------------------------------------
 
 

@@ -1,0 +1,162 @@
+"""``loglens search``: the store's log templates ranked by meaning, with what a person needs next.
+
+Each hit is a template (its text, events, first and last seen) with the entities most often in
+its events and a few of the events themselves. A Lucene filter narrows the templates to those
+of the matching events, and the counts then describe the filtered events.
+
+Template vectors are computed once per distinct template text and model, and kept in the
+store as a checkpoint (``embeddings:<model>``: text hash → base64 of the float32 vector), so a
+second search encodes only templates that are new since the first. A checkpoint works on every
+store backend; at a few kilobytes per template it stays small for the hundreds to thousands of
+templates a store holds.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from loglens.semantic.cache import EmbeddingCache
+from loglens.semantic.embedder import Embedder, MiniLMEmbedder
+from loglens.semantic.hybrid import HybridSearch
+from loglens.store.base import Query, Store
+from loglens.templates.stored import TemplateRow, list_templates
+
+ENTITY_FIELDS = ("host.name", "user.name", "source.ip", "process.name")
+EXAMPLE_FIELDS = ("@timestamp", "host.name", "message")
+TEMPLATE_FIELD = "loglens.template.id"
+
+
+@dataclass(frozen=True)
+class TemplateHit:
+    """One template that answers the query."""
+
+    template: TemplateRow
+    score: float
+    semantic: float
+    keyword: float
+    entities: dict[str, list[tuple[Any, int]]] = field(default_factory=dict)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[TemplateHit]
+    templates_searched: int
+    encoded: int  # template texts encoded by this search (the others came from the store)
+    rank_seconds: float  # ranking only (the query's vector and the scores)
+    seconds: float  # everything, entities and examples included
+
+
+def search_templates(
+    store: Store,
+    query: str,
+    *,
+    top: int = 10,
+    lucene: str = "*",
+    embedder: Embedder | None = None,
+    entity_fields: Sequence[str] = ENTITY_FIELDS,
+    examples: int = 3,
+) -> SearchResult:
+    """The store's templates that best answer ``query``, best first.
+
+    Raises:
+        StoreError: the store keeps no templates (or a query failed).
+        SemanticError: the embedding model is missing or broken.
+        QueryError: ``lucene`` is not a valid query.
+    """
+    started = time.perf_counter()
+    rows = list_templates(store)
+    narrowed = lucene.strip() not in ("", "*")
+    if narrowed:
+        counts = _filtered_counts(store, lucene, len(rows))
+        rows = [replace(r, events=counts[r.id]) for r in rows if r.id in counts]
+    model = embedder or MiniLMEmbedder()
+    cache = load_embeddings(store, model.name, model.dim)
+    known = len(cache)
+    search = HybridSearch(model, cache=cache)
+    search.add([r.id for r in rows], [r.text for r in rows])
+    encoded = len(cache) - known
+    if encoded:
+        save_embeddings(store, model.name, cache)
+    ranking = time.perf_counter()
+    found = search.search(query, top=top) if rows else []
+    rank_seconds = time.perf_counter() - ranking
+    by_id = {r.id: r for r in rows}
+    hits = []
+    for hit in found:
+        scope = _template_query(hit.id, lucene if narrowed else None)
+        hits.append(
+            TemplateHit(
+                template=by_id[hit.id],
+                score=hit.score,
+                semantic=hit.semantic,
+                keyword=hit.keyword,
+                entities=_entities(store, scope, entity_fields),
+                examples=_examples(store, scope, examples),
+            )
+        )
+    return SearchResult(hits, len(rows), encoded, rank_seconds, time.perf_counter() - started)
+
+
+def _filtered_counts(store: Store, lucene: str, size: int) -> dict[str, int]:
+    terms = store.terms(TEMPLATE_FIELD, Query(text=lucene, size=None), size=max(size, 1))
+    return {str(b.value): b.count for b in terms.buckets}
+
+
+def _template_query(template_id: str, lucene: str | None) -> str:
+    own = f'{TEMPLATE_FIELD}:"{template_id}"'
+    return f"{own} AND ({lucene})" if lucene else own
+
+
+def _entities(store: Store, scope: str, fields: Sequence[str]) -> dict[str, list[tuple[Any, int]]]:
+    found: dict[str, list[tuple[Any, int]]] = {}
+    for name in fields:
+        terms = store.terms(name, Query(text=scope, size=None), size=3)
+        if terms.buckets:
+            found[name] = [(b.value, b.count) for b in terms.buckets]
+    return found
+
+
+def _examples(store: Store, scope: str, size: int) -> list[dict[str, Any]]:
+    if size <= 0:
+        return []
+    query = Query(text=scope, size=size, fields=list(EXAMPLE_FIELDS), descending=True)
+    return list(store.search(query).to_pylist())
+
+
+def _checkpoint_name(model: str) -> str:
+    return f"embeddings:{model}"
+
+
+def load_embeddings(store: Store, model: str, dim: int) -> EmbeddingCache:
+    """The vectors of ``model`` the store keeps (an empty cache if none).
+
+    A damaged entry (not base64, or not ``dim`` floats) is left out, to be encoded again.
+    """
+    cache = EmbeddingCache()
+    saved = store.checkpoint(_checkpoint_name(model)) or {}
+    vectors = saved.get("vectors", {})
+    if not isinstance(vectors, dict):
+        return cache
+    for key, text in vectors.items():
+        try:
+            vector = np.frombuffer(base64.b64decode(text, validate=True), dtype=np.float32)
+        except (ValueError, TypeError):
+            continue
+        if vector.shape == (dim,):
+            cache.put(model, str(key), vector)
+    return cache
+
+
+def save_embeddings(store: Store, model: str, cache: EmbeddingCache) -> None:
+    vectors = {
+        key: base64.b64encode(np.asarray(vector, dtype=np.float32).tobytes()).decode()
+        for key, vector in cache.entries(model)
+    }
+    store.save_checkpoint(_checkpoint_name(model), {"model": model, "vectors": vectors})
