@@ -276,9 +276,11 @@ class _Grid:
 
 @dataclass
 class _Group:
+    """A group's key, its matching events in the frame and their datasets."""
+
     key: tuple[str | None, ...]
     events: int = 0
-    sources: set[str | None] | None = None
+    sources: set[str | None] = field(default_factory=set)
 
 
 def series(
@@ -337,27 +339,30 @@ def series(
     if spec.metric.kind == "rate":
         with np.errstate(invalid="ignore", divide="ignore"):
             values = np.where(counts > 0, values / counts, np.nan)
-    members = sorted({d for g in kept for d in g.sources or ()}, key=lambda d: (d is None, d or ""))
+    members = sorted({d for g in kept for d in g.sources}, key=lambda d: (d is None, d or ""))
     datasets = {name: i for i, name in enumerate(members)}
+    everything = where == MATCH_ALL
     # With no filter, every group kept and the dataset among the group fields, every event of the
     # frame's range is in a cell: the cells tell when each source sent, without asking again.
-    from_cells = where == MATCH_ALL and _DATASET in spec.group_by and len(kept) == len(groups)
-    if from_cells:
+    if everything and _DATASET in spec.group_by and len(kept) == len(groups):
         has = _sending_from_cells(counts, kept, datasets)
     else:
         has = _sending(client, index, grid, datasets, page_size)
-    # A source's life starts with its first sending bucket in the frame, or before the frame if
-    # it sent anything earlier; with neither a filter nor a start, the frame starts at the first
-    # event of all.
-    if where == MATCH_ALL and spec.start is None:
+    # With neither a filter nor a start, the frame starts at the first event of all.
+    if everything and spec.start is None:
         before = np.zeros(len(datasets), dtype=bool)
     else:
         before = _sent_before(client, index, grid, datasets)
-    first_in_frame = np.where(has.any(axis=1), has.argmax(axis=1), grid.count)
-    first_bucket = np.where(before, -1, first_in_frame).astype(np.int64)
-    frame = _assemble(spec, grid, kept, values, datasets, has, first_bucket)
+    frame = _assemble(spec, grid, kept, values, datasets, has, _first_buckets(has, before))
     frame.groups_left_out = len(groups) - len(kept)
     return frame
+
+
+def _first_buckets(has: NDArray[np.bool_], before: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """Where each source's life starts: before the frame (-1) if it sent anything earlier, else
+    its first sending bucket (after the frame if none)."""
+    first_in_frame = np.where(has.any(axis=1), has.argmax(axis=1), has.shape[1])
+    return np.where(before, -1, first_in_frame).astype(np.int64)
 
 
 def _step_us(spec: SeriesSpec) -> int:
@@ -449,9 +454,8 @@ def _groups(
         client, index, selected, [*sources, ("ds", _terms_source(_DATASET))], None, page_size
     ):
         key = tuple(_key(bucket["key"][n]) for n in names)
-        group = found.setdefault(key, _Group(key, 0, set()))
+        group = found.setdefault(key, _Group(key))
         group.events += int(bucket["doc_count"])
-        assert group.sources is not None
         group.sources.add(_key(bucket["key"]["ds"]))
     return sorted(found.values(), key=lambda g: (-g.events, *_nulls_last(g.key)))
 
@@ -519,7 +523,7 @@ def _sending_from_cells(
     """Which datasets sent in which bucket, read off cells that hold every event of the frame."""
     has = np.zeros((len(datasets), counts.shape[1]), dtype=bool)
     for i, group in enumerate(kept):
-        for name in group.sources or ():
+        for name in group.sources:
             has[datasets[name]] |= counts[i] > 0
     return has
 
@@ -536,7 +540,7 @@ def _assemble(
     """The silence rules of :mod:`loglens.series`, from the kept groups' datasets' activity."""
     membership = np.zeros((len(kept), len(datasets)), dtype=bool)
     for i, group in enumerate(kept):
-        membership[i, [datasets[d] for d in group.sources or ()]] = True
+        membership[i, [datasets[d] for d in group.sources]] = True
     sending = (membership.astype(np.int64) @ has.astype(np.int64)) > 0
     active_from = np.where(membership, first_bucket[None, :], grid.count).min(axis=1)
     active = np.arange(grid.count)[None, :] >= active_from[:, None]
@@ -550,7 +554,7 @@ def _assemble(
             values=values[i],
             silent=silent[i],
             active=active[i],
-            sources=tuple(sorted(d for d in group.sources or () if d is not None)),
+            sources=tuple(sorted(d for d in group.sources if d is not None)),
         )
         for i, group in enumerate(kept)
     ]
