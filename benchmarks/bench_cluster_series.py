@@ -13,8 +13,13 @@ and bytes:
   aggregations, every page);
 - **raw pull**: every document's ``@timestamp`` and ``event.dataset`` (the fields the frame
   needs) by ``search_after`` pages of 10,000 sorted on ``@timestamp`` and ``event.id`` (the index
-  does not change during the run, so no point-in-time is needed), then the frame computed
-  locally in an in-memory DuckDB store.
+  does not change during the run, so no point-in-time is needed), trimmed by ``filter_path`` to
+  each hit's source and sort values, then the frame computed locally in an in-memory DuckDB
+  store.
+
+osmem-server reads every document again for each aggregation request, so its push-down seconds
+follow the number of requests (``one_aggregation_pass_seconds`` is one such pass); a real
+cluster aggregates over doc values. The bytes and requests are the comparison that carries over.
 
 Both frames are checked to be equal before anything is reported.
 
