@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from loglens.detect.base import DetectError
+from loglens.detect.baseline import new_categories
 from loglens.detect.templates import NewTemplate, RareTemplate, quoted_template
 from loglens.series import Series
 
@@ -95,3 +96,19 @@ def test_text_is_escaped_and_unfitted_detectors_refuse() -> None:
         NewTemplate(TEXTS).detect([])
     with pytest.raises(DetectError, match="not fitted"):
         RareTemplate(TEXTS).detect([])
+
+
+def test_noise_back_in_a_couple_of_lines_or_a_day_after_birth_is_not_news() -> None:
+    """A template's return needs three buckets, and the template known for two days."""
+    counts = {5: 1, 6: 1}  # born on day 0
+    counts |= {96 + b: 1 for b in range(20, 24)}  # back a day later, 4 buckets: too early
+    counts |= {6 * 96 + b: 1 for b in range(2)}  # back on day 6, 2 buckets: too little
+    counts |= {8 * 96 + b: 1 for b in range(4)}  # back on day 8, 4 buckets: news
+    current = [_series("Tstray", counts)]
+    for clumped, returns in ((True, [8]), (False, [1, 6, 8])):
+        found = new_categories(
+            [], current, fields=["loglens.template.id"], training_buckets=96,
+            returns_by_buckets=clumped, min_score=2.0,
+        )  # fmt: skip
+        back = [a for a in found if "seen_before" in a.details]
+        assert [(a.start - datetime(2024, 1, 1, tzinfo=UTC)).days for a in back] == returns

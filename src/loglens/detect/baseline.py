@@ -488,6 +488,10 @@ def _step_of(frame: SeriesFrame | Sequence[Series], series: Sequence[Series]) ->
     return infer_step(longest.buckets)
 
 
+MIN_RETURN_BUCKETS = 3
+MIN_RETURN_HISTORY_US = 2 * US_PER_DAY
+
+
 def new_categories(
     history_keys: Iterable[tuple[str | None, ...]],
     current: SeriesFrame | Sequence[Series],
@@ -499,6 +503,7 @@ def new_categories(
     training_buckets: int = 0,
     min_score: float = 0.0,
     burst_gap: timedelta = timedelta(hours=6),
+    returns_by_buckets: bool = False,
 ) -> list[Anomaly]:
     """Anomalies for the groups of ``current`` whose key is not in ``history_keys``.
 
@@ -527,6 +532,11 @@ def new_categories(
         training_buckets: buckets of the training window (the key was absent from all).
         min_score: new keys scoring below this are not reported.
         burst_gap: a pause longer than this ends a burst.
+        returns_by_buckets: judge a returning burst by its buckets with events against the
+            buckets of earlier bursts, not by events: for keys whose events come in clumps
+            (a log template's lines), where a clump of four is one happening, not four. Such a
+            return needs ``MIN_RETURN_BUCKETS`` buckets, and the key known for
+            ``MIN_RETURN_HISTORY_US``: noise seen a few times a week is not news.
     """
     known = {tuple(key) for key in history_keys}
     series_list, frame_fields = _series_of(current)
@@ -547,6 +557,7 @@ def new_categories(
         position = (micros - micros[0]) // width  # bucket numbers, robust to missing buckets
         first_seen = to_datetime(micros[seen[0]])
         before = 0.0  # events (or buckets with a value) in earlier bursts
+        buckets_before = 0
         for burst in _bursts(seen, position, gap):
             first, last = int(burst[0]), int(burst[-1])
             total = float(values[burst].sum())
@@ -554,9 +565,17 @@ def new_categories(
             span = int(position[last] - position[first]) + 1
             # The highest rate the key's past leaves plausible: one more event than it had.
             elapsed = max(int(training_buckets) + int(position[first]), 1)
-            score = z_for_tail(poisson_log_tail(volume, span * (before + 1) / elapsed))
             returning = before > 0
+            if returning and returns_by_buckets:
+                expected = span * (buckets_before + 1) / elapsed
+                score = z_for_tail(poisson_log_tail(float(len(burst)), expected))
+                known_for = int(position[first] - position[seen[0]]) * width
+                if len(burst) < MIN_RETURN_BUCKETS or known_for < MIN_RETURN_HISTORY_US:
+                    score = 0.0  # a couple of lines, or "rare" a day after birth: not evidence
+            else:
+                score = z_for_tail(poisson_log_tail(volume, span * (before + 1) / elapsed))
             before += volume
+            buckets_before += len(burst)
             if total < min_count or score < min_score:
                 continue
             start, end = to_datetime(micros[first]), to_datetime(micros[last] + width)
@@ -626,11 +645,13 @@ class NewCategories:
         min_count: float = 1.0,
         unit: str = "events",
         min_score: float = 0.0,
+        returns_by_buckets: bool = False,
     ):
         self.window_days = window_days
         self.min_count = min_count
         self.unit = unit
         self.min_score = min_score
+        self.returns_by_buckets = returns_by_buckets
 
     def fit(self, history: SeriesFrame | Sequence[Series]) -> NewCategories:
         """Remember the keys with a value in the last ``window_days`` of ``history``."""
@@ -666,6 +687,7 @@ class NewCategories:
             unit=self.unit,
             training_buckets=self.training_buckets_,
             min_score=self.min_score,
+            returns_by_buckets=self.returns_by_buckets,
         )
 
 

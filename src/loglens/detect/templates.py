@@ -124,8 +124,12 @@ class NewTemplate:
         self.min_group = min_group
 
     def fit(self, history: SeriesFrame | Sequence[Series]) -> NewTemplate:
+        # A template's lines come in clumps: a return is judged by its buckets, not lines.
         self.categories_ = NewCategories(
-            window_days=self.window_days, min_count=self.min_count, min_score=self.min_score
+            window_days=self.window_days,
+            min_count=self.min_count,
+            min_score=self.min_score,
+            returns_by_buckets=True,
         ).fit(history)
         series_list = _series_list(history)
         self.step_ = _step(series_list, history)
