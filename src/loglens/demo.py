@@ -2,7 +2,8 @@
 
 It is the quick start's first command and a smoke test of the whole path a user's data takes.
 It now also detects anomalies (ranked, explained, written back) and scores them against the
-generated ground truth, and lists the new and rare log templates of the week; later stages
+generated ground truth, lists the new and rare log templates of the week, and answers a
+question in plain words with the store's templates (semantic search); later stages
 (report) join it as they are built.
 """
 
@@ -19,9 +20,11 @@ from loglens.analyze import DetectSettings, run_detection
 from loglens.config import Config
 from loglens.detect.base import Anomaly
 from loglens.detect.templates import RARE_TEMPLATE
+from loglens.errors import SemanticError
 from loglens.evaluate import evaluate_incidents
 from loglens.output import describe_ingest, format_count, safe_terminal_text, write_table
 from loglens.pipeline import Pipeline
+from loglens.semantic.store_search import search_templates
 from loglens.sources.generate import HOST_FROM_PATH, generate
 from loglens.store.base import Query, Store
 from loglens.templates.stored import list_templates, supports_templates
@@ -33,6 +36,7 @@ SAMPLE_QUERIES: tuple[tuple[str, str], ...] = (
     ("IDS alerts", "event.kind:alert"),
     ("Connections rejected by the target", "zeek.conn.conn_state:REJ"),
 )
+SAMPLE_QUESTION = "user added to the sudo group"
 
 
 def run_demo(
@@ -123,6 +127,7 @@ def run_demo(
         if detection.first is not None:
             since = detection.first + timedelta(days=DetectSettings().warmup_days)
             _write_new_templates(store, [*detection.anomalies, *detection.related], since, out)
+        _write_search(store, SAMPLE_QUESTION, out)
     labels = json.loads((out_dir / "labels.json").read_text(encoding="utf-8"))
     out.write("\n8. ground truth in labels.json, and how the ranked list above scores on it\n")
     for incident in labels.get("incidents", []):
@@ -134,6 +139,34 @@ def run_demo(
         f"(recall {scored.recall:.0%}, precision {scored.precision:.0%})\n"
     )
     out.write(f"\ndone in {time.perf_counter() - started:.1f}s\n")
+
+
+def _write_search(store: Store, question: str, out: TextIO) -> None:
+    """One question in plain words, answered with the store's templates (offline model)."""
+    out.write(f'\n7b. asked in plain words (loglens search "{question}")\n')
+    if not supports_templates(store):
+        out.write("   (this store keeps no templates)\n")
+        return
+    try:
+        result = search_templates(store, question, top=3, examples=0)
+    except SemanticError as exc:
+        out.write(f"   (semantic search unavailable: {safe_terminal_text(str(exc))})\n")
+        return
+    for rank, hit in enumerate(result.hits, start=1):
+        hosts = ", ".join(str(v) for v, _ in hit.entities.get("host.name", []))
+        where = f" on {safe_terminal_text(hosts)}" if hosts else ""
+        out.write(
+            f"   {rank}. {safe_terminal_text(hit.template.text)}  "
+            f"({_events(hit.template.events)}{where})\n"
+        )
+    out.write(
+        f"   {len(result.hits)} of {result.templates_searched} templates, ranked in "
+        f"{result.rank_seconds * 1000:.0f} ms\n"
+    )
+
+
+def _events(count: int) -> str:
+    return f"{format_count(count)} event{'s' if count != 1 else ''}"
 
 
 def _write_new_templates(

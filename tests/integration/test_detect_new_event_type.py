@@ -83,3 +83,7 @@ def test_demo_lists_the_new_templates_of_the_week(tmp_path: Path) -> None:
     kinds = {incident["kind"] for incident in labels["incidents"]}
     assert "new_event_type" in kinds, kinds
     assert "new user: name=" in section and "ET CHAT IRC JOIN command" in section, section
+    # The demo asks one question in plain words: the incident's own messages answer it.
+    answer = text.split("7b. asked in plain words", 1)[1].split("\n8. ", 1)[0]
+    first = answer.splitlines()[1]
+    assert first.startswith("   1. add '") and "to group 'sudo'" in first, answer
