@@ -112,6 +112,20 @@ def test_a_connection_dropped_after_the_work_counts_the_documents_as_created(
         assert _stored(client) == 30
 
 
+def test_an_item_busy_in_a_re_sent_request_is_still_counted_as_created(cluster: Cluster) -> None:
+    with connect(cluster.settings()) as client:
+        _new_index(client)
+        # The server stores the request but the answer is lost; in the client's re-send, items
+        # 0, 4 and 8 are answered busy, and their own re-send later finds them stored (409):
+        # the writer's first attempt, not someone else's copies.
+        cluster.proxy.inject(path="/_bulk", drop=True, after_forward=True, times=1)
+        cluster.proxy.inject(path="/_bulk", bulk_item_status=429, bulk_item_every=4, times=1)
+        result = _write(client, _docs(10), docs=10, known_new=True)
+        assert client.retries == 1 and result.retried == 3
+        assert (result.created, result.duplicates, result.recovered) == (10, 0, 10)
+        assert _stored(client) == 10
+
+
 def test_a_conflict_in_a_request_sent_once_is_a_duplicate(cluster: Cluster) -> None:
     with connect(cluster.settings()) as client:
         _new_index(client)

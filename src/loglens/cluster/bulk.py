@@ -16,7 +16,8 @@ documents and answers 409 for them. Those are not duplicates of anything stored 
 writer settles the question before it sends: unless the caller knows the index holds none of the
 ids (``known_new``: a first load), it asks which ids are already stored (``_mget``, no sources)
 and sends only the others. A 409 in a request that the client re-sent is then the writer's own
-earlier attempt, counted as created; a 409 in a request sent once is a duplicate (another writer
+earlier attempt, counted as created, and so is a 409 for an item of such a request that was
+answered busy and sent again later; a 409 in a request sent once is a duplicate (another writer
 stored it meanwhile). ``created + duplicates + rejected == sent`` at every flush, and a re-run
 sends ids only, not documents.
 """
@@ -27,7 +28,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from loglens.cluster.connection import ClusterClient
@@ -44,6 +45,9 @@ class _Pending:
     id: str
     line: str  # the document as one JSON line
     flagged: bool
+    # Was in a request the client re-sent: an unanswered attempt may have stored it, so a
+    # later 409 for it (after a busy answer) is this writer's own, not a duplicate.
+    maybe_stored: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,14 +201,15 @@ class BulkWriter:
             error = outcome.get("error") or {}
             kind = str(error.get("type", "")) if isinstance(error, dict) else str(error)
             reason = str(error.get("reason", "")) if isinstance(error, dict) else ""
-            if status in (200, 201) or (status == 409 and resent):
+            if status in (200, 201) or (status == 409 and (resent or doc.maybe_stored)):
                 self.result.created += 1
                 self.result.created_flagged += doc.flagged
                 self.result.recovered += status == 409
             elif status == 409:
                 self.result.duplicates += 1
             elif status in _TRANSIENT_STATUSES or kind in _TRANSIENT_TYPES:
-                busy.append((doc, status, kind or "busy", reason))
+                again = replace(doc, maybe_stored=True) if resent else doc
+                busy.append((again, status, kind or "busy", reason))
             else:
                 self._reject(Rejection(doc.id, status, kind or "error", " ".join(reason.split())))
         return busy
