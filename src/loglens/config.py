@@ -104,7 +104,7 @@ class ClusterConfig:
     max_retries: int = 5
     """Retries of a request answered 429/502/503/504 or cut off, with exponential backoff."""
     retry_backoff: float = 0.5
-    """The first wait in seconds; doubled each retry (with jitter), at most ``retry_backoff_max``."""
+    """The first wait in seconds, doubled each retry (with jitter) up to ``retry_backoff_max``."""
     retry_backoff_max: float = 30.0
     index: str = "loglens-events"
     """The index events are written to when a store URL names none."""
