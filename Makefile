@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto  # one worker per core: the cluster tests wait on the server a lot
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks

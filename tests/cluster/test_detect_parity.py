@@ -1,6 +1,6 @@
 """Acceptance: ``loglens detect --store es://...`` finds what it finds on the embedded store.
 
-Eight days of generated traffic with every incident kind (about 40,000 events) are ingested with
+Eight days of generated traffic with every incident kind (about 20,000 events) are ingested with
 the command line into a DuckDB file and, through each official client, into osmem-server; then
 ``loglens detect -o json`` runs on both and writes back. The cluster must give the same ranked
 anomalies (ids, kinds, windows, series keys, entities, related findings, explanations), store
@@ -46,7 +46,7 @@ TOLERANCE = 1e-6
 @pytest.fixture(scope="module")
 def traffic(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     out = tmp_path_factory.mktemp("detect-parity") / "gen"
-    generate(out, days=8, seed=7, rate=0.02, start=datetime(2024, 5, 1, tzinfo=UTC))
+    generate(out, days=8, seed=7, rate=0.01, start=datetime(2024, 5, 1, tzinfo=UTC))
     return sorted(p for p in out.rglob("*") if p.is_file() and p.name != "labels.json")
 
 
