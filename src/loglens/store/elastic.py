@@ -4,7 +4,8 @@
 reading a pattern (``logs-*``). The store implements the protocol of :mod:`loglens.store.base`
 with the work done in the cluster: searches and counts are Query DSL built from the parsed Lucene
 query (:mod:`loglens.store.elastic_query`), terms and datasets are aggregations, series and term
-changes are composite/date_histogram aggregations (:mod:`loglens.store.elastic_series`).
+changes are composite/date_histogram aggregations (:mod:`loglens.store.elastic_series`), log
+templates' ids are written by bulk partial updates (:mod:`loglens.store.elastic_templates`).
 
 Writing: the first write installs the index template (ECS mappings, ``index_template`` of
 :mod:`loglens.cluster.documents`) for the index name and ``NAME-*``, and creates the index.
@@ -76,6 +77,7 @@ from loglens.store.base import (
     WriteSummary,
 )
 from loglens.store.elastic_query import MATCH_ALL, keyword_path, to_elastic_query
+from loglens.store.elastic_templates import ClusterTemplates
 
 ANOMALIES_INDEX: Final = "loglens-anomalies"
 INGEST_INDEX: Final = "loglens-ingest"
@@ -224,6 +226,7 @@ class ElasticStore:
         self.last_bulk: BulkResult | None = None
         self._staging: duckdb.DuckDBPyConnection | None = None
         self._ready: set[str] = set()
+        self._template_ops: ClusterTemplates | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -720,6 +723,26 @@ class ElasticStore:
         answer = self._request("GET", f"/{quote(index, safe='')}/_count",
                                ok_statuses=frozenset({404}))  # fmt: skip
         return isinstance(answer, dict) and "count" in answer
+
+    # --- templates ---------------------------------------------------------------------------
+
+    @property
+    def _templates(self) -> ClusterTemplates:
+        if self._template_ops is None:
+            self._template_ops = ClusterTemplates(self.client, self.index, self.url)
+        return self._template_ops
+
+    def untemplated_messages(self, batch_size: int = 200_000) -> Iterator[pa.Table]:
+        return self._templates.untemplated_messages(batch_size)
+
+    def assign_templates(self, mapping: pa.Table) -> int:
+        return self._templates.assign_templates(mapping)
+
+    def rename_templates(self, renamed: Mapping[str, str]) -> int:
+        return self._templates.rename_templates(renamed)
+
+    def template_stats(self, first_seen_from: datetime | None = None) -> pa.Table:
+        return self._templates.template_stats(first_seen_from)
 
     # --- checkpoints -------------------------------------------------------------------------
 
