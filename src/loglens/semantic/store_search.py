@@ -24,12 +24,13 @@ import numpy as np
 from loglens.semantic.cache import EmbeddingCache
 from loglens.semantic.embedder import Embedder, MiniLMEmbedder
 from loglens.semantic.hybrid import HybridSearch
-from loglens.store.base import Query, Store
+from loglens.store.base import GroupProfile, Query, Store
 from loglens.templates.stored import TemplateRow, list_templates
 
 ENTITY_FIELDS = ("host.name", "user.name", "source.ip", "process.name")
 EXAMPLE_FIELDS = ("@timestamp", "host.name", "message")
 TEMPLATE_FIELD = "loglens.template.id"
+ENTITY_VALUES = 3  # the most frequent values shown per entity field
 
 
 @dataclass(frozen=True)
@@ -88,17 +89,19 @@ def search_templates(
     found = search.search(query, top=top) if rows else []
     rank_seconds = time.perf_counter() - ranking
     by_id = {r.id: r for r in rows}
+    scope = lucene if narrowed else "*"
+    profiles = _profiles(store, [hit.id for hit in found], scope, entity_fields, examples)
     hits = []
     for hit in found:
-        scope = _template_query(hit.id, lucene if narrowed else None)
+        profile = profiles.get(hit.id)
         hits.append(
             TemplateHit(
                 template=by_id[hit.id],
                 score=hit.score,
                 semantic=hit.semantic,
                 keyword=hit.keyword,
-                entities=_entities(store, scope, entity_fields),
-                examples=_examples(store, scope, examples),
+                entities=_entities(profile),
+                examples=profile.examples if profile is not None else [],
             )
         )
     return SearchResult(hits, len(rows), encoded, rank_seconds, time.perf_counter() - started)
@@ -109,25 +112,27 @@ def _filtered_counts(store: Store, lucene: str, size: int) -> dict[str, int]:
     return {str(b.value): b.count for b in terms.buckets}
 
 
-def _template_query(template_id: str, lucene: str | None) -> str:
-    own = f'{TEMPLATE_FIELD}:"{template_id}"'
-    return f"{own} AND ({lucene})" if lucene else own
+def _profiles(
+    store: Store, ids: Sequence[str], lucene: str, entity_fields: Sequence[str], examples: int
+) -> dict[str, GroupProfile]:
+    """Entities and examples of every hit at once: a few store requests, not a few per hit."""
+    if not ids:
+        return {}
+    return store.profiles(
+        TEMPLATE_FIELD,
+        ids,
+        Query(text=lucene, size=None),
+        terms_fields=entity_fields,
+        terms_size=ENTITY_VALUES,
+        examples=max(examples, 0),
+        example_fields=EXAMPLE_FIELDS,
+    )
 
 
-def _entities(store: Store, scope: str, fields: Sequence[str]) -> dict[str, list[tuple[Any, int]]]:
-    found: dict[str, list[tuple[Any, int]]] = {}
-    for name in fields:
-        terms = store.terms(name, Query(text=scope, size=None), size=3)
-        if terms.buckets:
-            found[name] = [(b.value, b.count) for b in terms.buckets]
-    return found
-
-
-def _examples(store: Store, scope: str, size: int) -> list[dict[str, Any]]:
-    if size <= 0:
-        return []
-    query = Query(text=scope, size=size, fields=list(EXAMPLE_FIELDS), descending=True)
-    return list(store.search(query).to_pylist())
+def _entities(profile: GroupProfile | None) -> dict[str, list[tuple[Any, int]]]:
+    if profile is None:
+        return {}
+    return {name: [(b.value, b.count) for b in buckets] for name, buckets in profile.terms.items()}
 
 
 def _checkpoint_name(model: str) -> str:

@@ -94,6 +94,16 @@ class TermsResult:
 
 
 @dataclass(frozen=True)
+class GroupProfile:
+    """The events of one value of a field: how many, their top values, the newest of them."""
+
+    value: str
+    events: int
+    terms: dict[str, list[TermsBucket]]  # per field with values: most events first, then value
+    examples: list[dict[str, Any]]  # newest first, in the order of Store.search
+
+
+@dataclass(frozen=True)
 class TermChange:
     """One value of a field: its amount in a window and the average amount in baseline windows.
 
@@ -181,6 +191,24 @@ class Store(Protocol):
     def terms(self, field: str, query: Query, size: int = 10) -> TermsResult: ...
 
     def datasets(self) -> list[DatasetInfo]: ...
+
+    def profiles(
+        self,
+        field: str,
+        values: Sequence[str],
+        query: Query,
+        *,
+        terms_fields: Sequence[str] = (),
+        terms_size: int = 3,
+        examples: int = 3,
+        example_fields: Sequence[str] | None = None,
+    ) -> dict[str, GroupProfile]:
+        """Per value of ``field`` among ``values`` (as text), the events ``query`` selects: their
+        count, the top ``terms_size`` values of each of ``terms_fields`` (as ``terms`` orders
+        them) and the newest ``examples`` events (``example_fields`` of them, as ``search``
+        projects). A few requests in all, not one per value and field; values without events
+        are left out."""
+        ...
 
     def series(self, spec: SeriesSpec) -> SeriesFrame:
         """Bucketed frames of ``spec``: aggregated by the backend, silence kept apart."""

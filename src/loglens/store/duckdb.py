@@ -27,6 +27,7 @@ from loglens.schema import FIELD_BY_NAME, FIELDS, Kind, quote_ident
 from loglens.series import SeriesFrame, SeriesSpec
 from loglens.store.base import (
     DatasetInfo,
+    GroupProfile,
     IngestRecord,
     Query,
     TermChange,
@@ -488,6 +489,25 @@ class DuckDBStore:
         present, missing = (int(totals[0]), int(totals[1])) if totals else (0, 0)
         buckets = [TermsBucket(v, int(n)) for v, n in rows]
         return TermsResult(field, buckets, present - sum(b.count for b in buckets), missing)
+
+    def profiles(
+        self,
+        field: str,
+        values: Sequence[str],
+        query: Query,
+        *,
+        terms_fields: Sequence[str] = (),
+        terms_size: int = 3,
+        examples: int = 3,
+        example_fields: Sequence[str] | None = None,
+    ) -> dict[str, GroupProfile]:
+        from loglens.store.duckdb_profiles import profiles
+
+        where, params = self._where(query)
+        return profiles(
+            self.con, where, params, field, values, terms_fields, terms_size, examples,
+            example_fields,
+        )  # fmt: skip
 
     def datasets(self) -> list[DatasetInfo]:
         rows = self._fetchall(

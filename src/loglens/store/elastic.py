@@ -69,6 +69,7 @@ from loglens.schema import COLUMNS, FIELD_BY_NAME, FIELDS, Kind, quote_ident
 from loglens.series import SeriesFrame, SeriesSpec
 from loglens.store.base import (
     DatasetInfo,
+    GroupProfile,
     IngestRecord,
     Query,
     TermChanges,
@@ -484,6 +485,24 @@ class ElasticStore:
         if len(top.get("buckets", [])) > len(buckets):
             other += sum(int(b["doc_count"]) for b in top["buckets"][len(buckets) :])
         return TermsResult(field, buckets, other, int(aggs.get("missing", {}).get("doc_count", 0)))
+
+    def profiles(
+        self,
+        field: str,
+        values: Sequence[str],
+        query: Query,
+        *,
+        terms_fields: Sequence[str] = (),
+        terms_size: int = 3,
+        examples: int = 3,
+        example_fields: Sequence[str] | None = None,
+    ) -> dict[str, GroupProfile]:
+        """One search for every group (see :mod:`loglens.store.elastic_profiles`)."""
+        from loglens.store import elastic_profiles
+
+        return elastic_profiles.profiles(
+            self, field, values, query, terms_fields, terms_size, examples, example_fields
+        )
 
     def datasets(self) -> list[DatasetInfo]:
         sources = [
