@@ -89,7 +89,7 @@ import ipaddress
 import math
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
@@ -125,14 +125,24 @@ from loglens.errors import QueryError
 from loglens.schema import FIELD_BY_NAME, TEXT_SEARCH_FIELDS, Kind, quote_ident
 
 __all__ = [
+    "EXTRA_FIELD_NAME",
     "IPV4_TO_INT_MACRO",
     "IP_KEY_FUNCTION",
     "MATCH_ALL",
+    "DateSpan",
     "LuceneQuery",
     "SqlPredicate",
+    "TermValue",
+    "bound_text",
+    "date_span",
     "install_sql_functions",
+    "parse_number",
     "parse_query",
+    "re2_problem",
+    "term_text",
+    "term_value",
     "to_duckdb_sql",
+    "unescape",
 ]
 
 IPV4_TO_INT_MACRO: Final = "loglens_ipv4_to_int"
@@ -143,7 +153,8 @@ IP_KEY_FUNCTION: Final = "loglens_ip_key"
 
 _EXISTS_FIELD: Final = "_exists_"
 _EXTRA_COLUMN: Final = "extra"
-_EXTRA_NAME = re.compile(r"[A-Za-z0-9_@.\-]+")
+EXTRA_FIELD_NAME: Final = re.compile(r"[A-Za-z0-9_@.\-]+")
+"""What a field name outside the schema (a key of ``extra``) may be made of, in every backend."""
 _ESCAPE: Final = "ESCAPE '\\'"
 # Deep nesting would exhaust Python's stack or DuckDB's expression depth limit (1000); no
 # hand-written query comes near this.
@@ -326,9 +337,9 @@ def _field_names(node: Any) -> Iterator[str]:
     if node is None:
         return
     if isinstance(node, SearchField):
-        name = _unescape(node.name)
+        name = unescape(node.name)
         if name == _EXISTS_FIELD:
-            yield from (_term_text(t) for t in _terms(node.expr))
+            yield from (term_text(t) for t in _terms(node.expr))
         elif name != "*":
             yield name
     for child in node.children:
@@ -393,16 +404,17 @@ class _Target:
 
 
 @dataclass(frozen=True)
-class _TermValue:
-    """A Word or Phrase: its literal text, and a LIKE pattern if it has wildcards."""
+class TermValue:
+    """A Word or Phrase: its literal text, its pattern if it has wildcards, and whether it is
+    nothing but ``*`` (it matches anything)."""
 
     text: str
-    like: str | None
+    pattern: str | None
     match_all: bool
 
 
 @dataclass(frozen=True)
-class _Span:
+class DateSpan:
     """A half-open interval of instants ``[start, end)``: what a date value denotes."""
 
     start: datetime
@@ -452,7 +464,7 @@ class _DuckDBTranslator:
         return self._leaf(node, field_name)
 
     def _search_field(self, node: Any, depth: int) -> SqlPredicate:
-        name = _unescape(node.name)
+        name = unescape(node.name)
         if isinstance(node.expr, SearchField):
             raise self._error(
                 f"unexpected ':' in the value of field {name!r}; quote or escape ('\\:') a "
@@ -526,13 +538,13 @@ class _DuckDBTranslator:
                     node,
                 )
             return _Target(name, schema_field.kind, quote_ident(name))
-        if not _EXTRA_NAME.fullmatch(name):
+        if not EXTRA_FIELD_NAME.fullmatch(name):
             raise self._error(
                 f"invalid field name {name!r}: a field name may contain only letters, digits "
                 "and _ @ . - (field wildcards are not supported)",
                 node,
             )
-        # Safe to inline: the name matched _EXTRA_NAME, so it holds no quote or backslash.
+        # Safe to inline: the name matched EXTRA_FIELD_NAME, so it holds no quote or backslash.
         # TRY_CAST makes a malformed `extra` a non-match instead of a failed query.
         path = f"'$.\"{name}\"'"
         sql = f"json_extract_string(TRY_CAST({quote_ident(_EXTRA_COLUMN)} AS JSON), {path})"
@@ -541,22 +553,22 @@ class _DuckDBTranslator:
     def _exists_query(self, node: Any) -> SqlPredicate:
         if not isinstance(node, Word | Phrase):
             raise self._error("_exists_ takes a field name (_exists_:user.name)", node)
-        return _exists(self._target(_term_text(node), node))
+        return _exists(self._target(term_text(node), node))
 
     def _term(self, target: _Target | None, node: Any) -> SqlPredicate:
-        value = _term_value(node)
+        value = term_value(node, escape=_like_escape, star="%", question="_")
         if value.match_all:
             return MATCH_ALL if target is None else _exists(target)
         if target is None:
-            pattern = value.like if value.like is not None else _like_escape(value.text)
+            pattern = value.pattern if value.pattern is not None else _like_escape(value.text)
             return _any_of(
                 [
                     _sql(f"{quote_ident(f)} ILIKE ? {_ESCAPE}", f"%{pattern}%")
                     for f in TEXT_SEARCH_FIELDS
                 ]
             )
-        if value.like is not None:
-            return self._wildcard(target, value.like, node)
+        if value.pattern is not None:
+            return self._wildcard(target, value.pattern, node)
         return self._equals(target, value.text, node)
 
     def _equals(self, target: _Target, text: str, node: Any) -> SqlPredicate:
@@ -574,7 +586,7 @@ class _DuckDBTranslator:
             case Kind.KEYWORD_LIST:
                 return _sql(f"list_contains({col}, ?)", text)
             case None:
-                number = _parse_number(text)
+                number = parse_number(text)
                 if number is None:
                     return _sql(f"{col} = ?", text)
                 # JSON numbers come back as written (5.0); compare the number as well.
@@ -602,7 +614,7 @@ class _DuckDBTranslator:
 
     def _regex(self, target: _Target | None, node: Any) -> SqlPredicate:
         pattern = node.value[1:-1]
-        problem = _re2_problem(pattern)
+        problem = re2_problem(pattern)
         if problem is not None:
             raise self._error(f"invalid regular expression {node.value!r}: {problem}", node)
         if target is None:
@@ -638,7 +650,7 @@ class _DuckDBTranslator:
         include_high: bool,
         node: Any,
     ) -> SqlPredicate:
-        low, high = _bound_text(low_node), _bound_text(high_node)
+        low, high = bound_text(low_node), bound_text(high_node)
         if target is None:
             raise self._error("a range needs a field (status:[400 TO 499])", node)
         if low is None and high is None:
@@ -664,14 +676,14 @@ class _DuckDBTranslator:
     # --- typed values ------------------------------------------------------------------------
 
     def _number(self, target: _Target, text: str, node: Any) -> int | float:
-        number = _parse_number(text)
+        number = parse_number(text)
         if number is None:
             raise self._error(f"field {target.name!r} is numeric: {text!r} is not a number", node)
         return number
 
-    def _date(self, target: _Target, text: str, node: Any) -> _Span:
+    def _date(self, target: _Target, text: str, node: Any) -> DateSpan:
         try:
-            return _date_span(text, self._now)
+            return date_span(text, self._now)
         except (ValueError, OverflowError) as exc:
             raise self._error(f"field {target.name!r} is a date: {exc}", node) from None
 
@@ -811,7 +823,7 @@ def _extra_range(
     col: str, low: str | None, high: str | None, include_low: bool, include_high: bool
 ) -> SqlPredicate:
     """A range on a key of ``extra``: numeric when every given bound is a number, else text."""
-    numbers = [None if b is None else _parse_number(b) for b in (low, high)]
+    numbers = [None if b is None else parse_number(b) for b in (low, high)]
     if any(n is None and b is not None for n, b in zip(numbers, (low, high), strict=True)):
         return _compare(col, low, high, include_low, include_high)
     floats = [None if n is None else float(n) for n in numbers]
@@ -819,7 +831,7 @@ def _extra_range(
 
 
 def _date_range(
-    col: str, low: _Span | None, high: _Span | None, include_low: bool, include_high: bool
+    col: str, low: DateSpan | None, high: DateSpan | None, include_low: bool, include_high: bool
 ) -> SqlPredicate:
     """A range on a date column, rounding like Elasticsearch.
 
@@ -836,13 +848,15 @@ def _date_range(
 
 
 # --------------------------------------------------------------------------------------------
-# Values: terms, numbers, dates, addresses, regular expressions
+# Values: terms, numbers, dates, addresses, regular expressions (the public ones are shared
+# with the cluster's translation, loglens.store.elastic_query, so both read values alike)
 # --------------------------------------------------------------------------------------------
 
 _ESCAPED_CHAR = re.compile(r"\\(.)", re.DOTALL)
 
 
-def _unescape(text: str) -> str:
+def unescape(text: str) -> str:
+    """Lucene escapes resolved: each backslash makes the next character literal."""
     return _ESCAPED_CHAR.sub(r"\1", text)
 
 
@@ -850,54 +864,56 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _term_text(node: Any) -> str:
+def term_text(node: Any) -> str:
     """The literal text of a Word or Phrase (quotes removed, escapes resolved)."""
     raw: str = node.value
-    return _unescape(raw[1:-1] if isinstance(node, Phrase) else raw)
+    return unescape(raw[1:-1] if isinstance(node, Phrase) else raw)
 
 
-def _term_value(node: Any) -> _TermValue:
-    """Literal text of a term and, if it has unescaped ``*``/``?``, its LIKE pattern."""
+def term_value(node: Any, *, escape: Callable[[str], str], star: str, question: str) -> TermValue:
+    """A term's literal text and, if it has unescaped ``*``/``?``, its pattern in a backend's
+    wildcard syntax: ``star`` and ``question`` stand for them, ``escape`` makes any other
+    character literal (an escaped ``\\*`` is a literal star)."""
     if isinstance(node, Phrase):  # wildcards in a phrase are literal, as in Lucene
-        return _TermValue(_term_text(node), None, match_all=False)
+        return TermValue(term_text(node), None, match_all=False)
     raw: str = node.value
     literal: list[str] = []
-    like: list[str] = []
+    pattern: list[str] = []
     wild, only_stars, i = False, True, 0
     while i < len(raw):
         char = raw[i]
         if char == "\\" and i + 1 < len(raw):
             char, i = raw[i + 1], i + 2
             literal.append(char)
-            like.append(_like_escape(char))
+            pattern.append(escape(char))
             only_stars = False
             continue
         literal.append(char)
         if char in "*?":
             wild = True
-            like.append("%" if char == "*" else "_")
+            pattern.append(star if char == "*" else question)
         else:
-            like.append(_like_escape(char))
+            pattern.append(escape(char))
         only_stars = only_stars and char == "*"
         i += 1
-    return _TermValue("".join(literal), "".join(like) if wild else None, wild and only_stars)
+    return TermValue("".join(literal), "".join(pattern) if wild else None, wild and only_stars)
 
 
-def _bound_text(node: Any) -> str | None:
+def bound_text(node: Any) -> str | None:
     """A range bound's text, or None for an open bound (``*``)."""
     if node is None:
         return None
     if isinstance(node, Prohibit):  # [-5 TO 5]: luqum reads the minus as an operator
-        return "-" + _term_text(node.a)
+        return "-" + term_text(node.a)
     if isinstance(node, Word) and node.value == "*":
         return None
-    return _term_text(node)
+    return term_text(node)
 
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
-def _parse_number(text: str) -> int | float | None:
+def parse_number(text: str) -> int | float | None:
     """A decimal number (int when it fits a BIGINT), or None for anything else (nan, inf)."""
     if len(text) > 400 or not _NUMBER.fullmatch(text):
         return None
@@ -927,7 +943,7 @@ _DATE_MATH_OP = re.compile(r"([+-]\d+|/)([yMwdhHms])")
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def _date_span(text: str, now: datetime) -> _Span:
+def date_span(text: str, now: datetime) -> DateSpan:
     """The span of instants a date value denotes.
 
     Raises:
@@ -937,7 +953,7 @@ def _date_span(text: str, now: datetime) -> _Span:
     math_match = _DATE_MATH.fullmatch(text)
     if math_match is not None:
         anchor = math_match.group("anchor")
-        span = _Span(now, now + _MICROSECOND) if anchor is None else _date_span(anchor, now)
+        span = DateSpan(now, now + _MICROSECOND) if anchor is None else date_span(anchor, now)
         for amount, unit in _DATE_MATH_OP.findall(math_match.group("ops")):
             span = (
                 _round_span(span, unit) if amount == "/" else _shift_span(span, int(amount), unit)
@@ -945,7 +961,7 @@ def _date_span(text: str, now: datetime) -> _Span:
         return span
     if _EPOCH_MILLIS.fullmatch(text):
         start = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(text))
-        return _Span(start, start + timedelta(milliseconds=1))
+        return DateSpan(start, start + timedelta(milliseconds=1))
     iso = _ISO_DATETIME.fullmatch(text)
     if iso is None:
         raise ValueError(
@@ -955,7 +971,7 @@ def _date_span(text: str, now: datetime) -> _Span:
     return _iso_span(iso)
 
 
-def _iso_span(match: re.Match[str]) -> _Span:
+def _iso_span(match: re.Match[str]) -> DateSpan:
     """The span an ISO 8601 date or date-time covers, at the precision it was written."""
     parts = match.groupdict()
     fraction = parts["fraction"] or ""
@@ -981,7 +997,7 @@ def _iso_span(match: re.Match[str]) -> _Span:
         end = local + timedelta(days=1)
     else:
         end = _add_months(local, 1 if parts["month"] else 12)
-    return _Span(local.astimezone(UTC), end.astimezone(UTC))
+    return DateSpan(local.astimezone(UTC), end.astimezone(UTC))
 
 
 def _parse_offset(text: str | None) -> timezone:
@@ -992,8 +1008,8 @@ def _parse_offset(text: str | None) -> timezone:
     return timezone(-delta if text[0] == "-" else delta)
 
 
-def _shift_span(span: _Span, amount: int, unit: str) -> _Span:
-    return _Span(_shift(span.start, amount, unit), _shift(span.end, amount, unit))
+def _shift_span(span: DateSpan, amount: int, unit: str) -> DateSpan:
+    return DateSpan(_shift(span.start, amount, unit), _shift(span.end, amount, unit))
 
 
 def _shift(instant: datetime, amount: int, unit: str) -> datetime:
@@ -1003,11 +1019,11 @@ def _shift(instant: datetime, amount: int, unit: str) -> datetime:
     return instant + timedelta(seconds=amount * seconds)
 
 
-def _round_span(span: _Span, unit: str) -> _Span:
+def _round_span(span: DateSpan, unit: str) -> DateSpan:
     """Widen a span to whole units: ``now/d`` is today, from midnight to midnight."""
     start = _floor(span.start, unit)
     end = _shift(_floor(span.end - _MICROSECOND, unit), 1, unit)
-    return _Span(start, end)
+    return DateSpan(start, end)
 
 
 def _floor(instant: datetime, unit: str) -> datetime:
@@ -1061,7 +1077,7 @@ _re2_connection: duckdb.DuckDBPyConnection | None = None
 
 
 @functools.lru_cache(maxsize=512)
-def _re2_problem(pattern: str) -> str | None:
+def re2_problem(pattern: str) -> str | None:
     """Why RE2 rejects a pattern, or None if it compiles.
 
     Checked here, with DuckDB's own engine, so a bad pattern is a QueryError at translation

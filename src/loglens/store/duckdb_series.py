@@ -13,14 +13,11 @@ Buckets are integer offsets from the frame's start, computed from epoch microsec
 are aligned to UTC multiples of the interval whatever the session's time zone. Events without a
 ``@timestamp`` belong to no bucket and are left out. Python only
 scatters the aggregated rows into ``groups × buckets`` arrays and applies the silence rules of
-:mod:`loglens.series`.
+:mod:`loglens.series` (:mod:`loglens.store.series_rules`, shared with the cluster).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -29,50 +26,28 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from loglens.errors import ConfigError, QueryError
-from loglens.query import to_duckdb_sql
+from loglens.query import EXTRA_FIELD_NAME, to_duckdb_sql
 from loglens.schema import FIELD_BY_NAME, Kind, quote_ident
 from loglens.series import Series, SeriesFrame, SeriesSpec
+from loglens.store.series_rules import (
+    BucketGrid,
+    bucket_grid,
+    check_frame_size,
+    interval_us,
+    mark_silence,
+    rates,
+)
 
-__all__ = ["MAX_CELLS", "series_frame"]
+__all__ = ["series_frame"]
 
-MAX_CELLS = 50_000_000
-"""Upper bound on ``groups × buckets`` (float64 each): beyond it, ask for a coarser grid."""
-
-_EXTRA_NAME = re.compile(r"[A-Za-z0-9_@.\-]+")
-_US = 1_000_000
 _TS = quote_ident("@timestamp")
 _DATASET = quote_ident("event.dataset")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class _Grid:
-    """The frame's buckets: ``count`` buckets of ``step_us`` from ``start_us`` (epoch µs)."""
-
-    start_us: int
-    step_us: int
-    count: int
-
-    @property
-    def end_us(self) -> int:
-        return self.start_us + self.count * self.step_us
-
-    @property
-    def start(self) -> datetime:
-        return _EPOCH + timedelta(microseconds=self.start_us)
-
-    @property
-    def end(self) -> datetime:
-        return _EPOCH + timedelta(microseconds=self.end_us)
-
-    def bucket_sql(self) -> str:
-        # The WHERE clause keeps instants >= start, so the offset is never negative and
-        # DuckDB's truncating integer division is a floor.
-        return f"(epoch_us({_TS}) - {self.start_us}) // {self.step_us}"
-
-    def starts(self) -> NDArray[np.datetime64]:
-        offsets = np.arange(self.count, dtype=np.int64) * self.step_us + self.start_us
-        return offsets.astype("datetime64[us]")
+def _bucket_sql(grid: BucketGrid) -> str:
+    # The WHERE clause keeps instants >= start, so the offset is never negative and
+    # DuckDB's truncating integer division is a floor.
+    return f"(epoch_us({_TS}) - {grid.start_us}) // {grid.step_us}"
 
 
 def series_frame(con: duckdb.DuckDBPyConnection, spec: SeriesSpec) -> SeriesFrame:
@@ -91,7 +66,7 @@ def series_frame(con: duckdb.DuckDBPyConnection, spec: SeriesSpec) -> SeriesFram
         QueryError: an invalid query filter or rate query, or a field that cannot be grouped,
             summed or counted; or the store failed to run the SQL.
     """
-    step_us = _step_us(spec)
+    step_us = interval_us(spec)
     if spec.max_groups < 1:
         raise ConfigError("max_groups must be at least 1", location="max_groups")
     keys = [_group_expr(name) for name in spec.group_by]
@@ -101,22 +76,12 @@ def series_frame(con: duckdb.DuckDBPyConnection, spec: SeriesSpec) -> SeriesFram
     if grid is None or grid.count == 0:
         empty = np.empty(0, dtype="datetime64[us]")
         return SeriesFrame(spec, grid.starts() if grid else empty, [])
-    _check_size(grid.count, 1)
+    check_frame_size(grid.count, 1)
     rows = _cells(con, spec, grid, keys, where.sql, list(where.params))
     return _assemble(con, spec, grid, rows)
 
 
 # --- validation and SQL fragments -------------------------------------------------------------
-
-
-def _step_us(spec: SeriesSpec) -> int:
-    seconds = spec.interval.total_seconds()
-    if seconds <= 0 or seconds != int(seconds) or 86400 % int(seconds):
-        raise ConfigError(
-            f"interval {spec.interval} must be whole seconds dividing a day evenly",
-            location="interval",
-        )
-    return int(seconds) * _US
 
 
 def _field_sql(name: str, purpose: str) -> tuple[str, Kind | None]:
@@ -126,7 +91,7 @@ def _field_sql(name: str, purpose: str) -> tuple[str, Kind | None]:
         if known.kind in (Kind.JSON, Kind.KEYWORD_LIST):
             raise QueryError(f"cannot {purpose} {name!r}: it holds a list or an object")
         return quote_ident(name), known.kind
-    if not _EXTRA_NAME.fullmatch(name or ""):
+    if not EXTRA_FIELD_NAME.fullmatch(name or ""):
         raise QueryError(f"{name!r} is not a valid field name")
     return f'json_extract_string("extra", \'$."{name}"\')', None
 
@@ -161,15 +126,6 @@ def _metric_sql(spec: SeriesSpec) -> tuple[str, str, list[object]]:
     return f"{sql} AS x", "CAST(count(DISTINCT x) AS DOUBLE)", []
 
 
-def _check_size(buckets: int, groups: int) -> None:
-    if buckets * groups > MAX_CELLS:
-        raise ConfigError(
-            f"{groups:,} group(s) × {buckets:,} bucket(s) is too large a frame; use a longer "
-            "interval, a shorter time range or fewer groups",
-            location="interval",
-        )
-
-
 def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> pa.Table:
     try:
         return con.sql(sql, params=params).to_arrow_table()
@@ -180,23 +136,16 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> pa.T
 # --- the grid -------------------------------------------------------------------------------
 
 
-def _epoch_us(value: datetime) -> int:
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    delta = aware - _EPOCH
-    return (delta.days * 86400 + delta.seconds) * _US + delta.microseconds
-
-
 def _grid(
     con: duckdb.DuckDBPyConnection,
     spec: SeriesSpec,
     step_us: int,
     where_sql: str,
     where_params: list[object],
-) -> _Grid | None:
-    """The bucket grid: explicit bounds widened to whole buckets, open ones from the data."""
-    start_us = None if spec.start is None else _epoch_us(spec.start) // step_us * step_us
-    end_us = None if spec.end is None else -(-_epoch_us(spec.end) // step_us) * step_us
-    if start_us is None or end_us is None:
+) -> BucketGrid | None:
+    """The bucket grid, with the first and last matching events for the bounds left open."""
+
+    def first_and_last() -> tuple[int, int] | None:
         clauses, params = [f"({where_sql})"], list(where_params)
         if spec.start is not None:
             clauses.append(f"{_TS} >= ?")
@@ -204,26 +153,15 @@ def _grid(
         if spec.end is not None:
             clauses.append(f"{_TS} < ?")
             params.append(spec.end)
-        first_last = _run(
+        found = _run(
             con,
             f"SELECT epoch_us(min({_TS})) AS lo, epoch_us(max({_TS})) AS hi FROM events "
             f"WHERE {' AND '.join(clauses)}",
             params,
         ).to_pylist()[0]
-        if first_last["lo"] is None:
-            if start_us is None and end_us is None:
-                return None
-            # One bound given and nothing matches: the frame is empty at that bound.
-            start_us = end_us = start_us if start_us is not None else end_us
-        else:
-            if start_us is None:
-                start_us = int(first_last["lo"]) // step_us * step_us
-            if end_us is None:
-                end_us = (int(first_last["hi"]) // step_us + 1) * step_us
-    assert start_us is not None and end_us is not None
-    if end_us < start_us:
-        raise ConfigError("the series ends before it starts", location="end")
-    return _Grid(start_us, step_us, (end_us - start_us) // step_us)
+        return None if found["lo"] is None else (int(found["lo"]), int(found["hi"]))
+
+    return bucket_grid(spec, step_us, first_and_last)
 
 
 # --- the cells --------------------------------------------------------------------------------
@@ -232,7 +170,7 @@ def _grid(
 def _cells(
     con: duckdb.DuckDBPyConnection,
     spec: SeriesSpec,
-    grid: _Grid,
+    grid: BucketGrid,
     keys: list[str],
     where_sql: str,
     where_params: list[object],
@@ -252,7 +190,7 @@ def _cells(
     group_keys = f"GROUP BY {', '.join(names)}" if names else ""
     sql = f"""
         WITH base AS (
-            SELECT {key_select}{_DATASET} AS ds, {grid.bucket_sql()} AS b, {x_sql}
+            SELECT {key_select}{_DATASET} AS ds, {_bucket_sql(grid)} AS b, {x_sql}
             FROM events
             WHERE {_TS} >= ? AND {_TS} < ?
               AND ({where_sql})
@@ -281,12 +219,12 @@ def _cells(
 
 
 def _activity(
-    con: duckdb.DuckDBPyConnection, grid: _Grid
+    con: duckdb.DuckDBPyConnection, grid: BucketGrid
 ) -> tuple[dict[str | None, int], NDArray[np.bool_], NDArray[np.int64]]:
     """Every dataset's index, its buckets with any event, and its first event's bucket."""
     sending = _run(
         con,
-        f"""SELECT {_DATASET} AS ds, {grid.bucket_sql()} AS b FROM events
+        f"""SELECT {_DATASET} AS ds, {_bucket_sql(grid)} AS b FROM events
             WHERE {_TS} >= ? AND {_TS} < ?
             GROUP BY ALL""",
         [grid.start, grid.end],
@@ -315,7 +253,7 @@ def _ints(column: pa.ChunkedArray) -> NDArray[np.int64]:
 
 
 def _assemble(
-    con: duckdb.DuckDBPyConnection, spec: SeriesSpec, grid: _Grid, rows: pa.Table
+    con: duckdb.DuckDBPyConnection, spec: SeriesSpec, grid: BucketGrid, rows: pa.Table
 ) -> SeriesFrame:
     buckets = grid.starts()
     if rows.num_rows == 0:
@@ -323,14 +261,13 @@ def _assemble(
     g = _ints(rows.column("g"))
     b = _ints(rows.column("b"))
     kept = int(g.max()) + 1
-    _check_size(grid.count, kept)
+    check_frame_size(grid.count, kept)
     counts = np.zeros((kept, grid.count))
     values = np.zeros((kept, grid.count))
     counts[g, b] = rows.column("n").to_numpy(zero_copy_only=False)
     values[g, b] = rows.column("v").to_numpy(zero_copy_only=False)
     if spec.metric.kind == "rate":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            values = np.where(counts > 0, values / counts, np.nan)
+        values = rates(counts, values)
 
     # Group-level columns repeat on every cell row; read them once per group.
     _, firsts = np.unique(g, return_index=True)
@@ -343,11 +280,7 @@ def _assemble(
         members: list[str | None] = [*names, *([None] if row["null_source"] else [])]
         membership[i, [datasets[d] for d in members]] = True
         sources.append(tuple(names))
-    sending = (membership.astype(np.int64) @ has.astype(np.int64)) > 0
-    active_from = np.where(membership, first_bucket[None, :], grid.count).min(axis=1)
-    active = np.arange(grid.count)[None, :] >= active_from[:, None]
-    silent = active & ~sending
-    values[~active | silent] = np.nan
+    silent, active = mark_silence(values, membership, has, first_bucket)
 
     key_names = [f"k{i}" for i in range(len(spec.group_by))]
     series = [

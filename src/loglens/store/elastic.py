@@ -77,7 +77,7 @@ from loglens.store.base import (
     TermsResult,
     WriteSummary,
 )
-from loglens.store.elastic_query import MATCH_ALL, keyword_path, to_elastic_query
+from loglens.store.elastic_query import MATCH_ALL, events_filter, keyword_path
 from loglens.store.elastic_templates import ClusterTemplates
 
 ANOMALIES_INDEX: Final = "loglens-anomalies"
@@ -394,22 +394,7 @@ class ElasticStore:
 
     def query_filter(self, query: Query) -> dict[str, Any]:
         """The Query DSL for the events ``query`` selects (text, ranges, time range)."""
-        clauses = [to_elastic_query(query.text or "*", default_operator=query.default_operator)]
-        for rng in query.ranges:
-            if rng.field not in FIELD_BY_NAME and not _is_extra_name(rng.field):
-                raise QueryError(f"unknown field {rng.field!r} in a range filter")
-            clauses.append(to_elastic_query(rng.as_lucene()))
-        bounds: dict[str, str] = {}
-        if query.start is not None:
-            bounds["gte"] = _iso(query.start)
-        if query.end is not None:
-            bounds["lt"] = _iso(query.end)
-        if bounds:
-            clauses.append({"range": {_TS: bounds}})
-        kept = [c for c in clauses if c != MATCH_ALL]
-        if not kept:
-            return dict(MATCH_ALL)
-        return kept[0] if len(kept) == 1 else {"bool": {"filter": kept}}
+        return events_filter(query)
 
     def search(self, query: Query) -> pa.Table:
         sort = query.sort or _TS

@@ -62,19 +62,31 @@ from luqum.tree import (
 
 from loglens.errors import QueryError
 from loglens.query import (
-    _EXTRA_NAME,
+    EXTRA_FIELD_NAME,
+    DateSpan,
     LuceneQuery,
-    _bound_text,
-    _date_span,
-    _parse_number,
-    _re2_problem,
-    _term_text,
-    _unescape,
+    bound_text,
+    date_span,
+    parse_number,
     parse_query,
+    re2_problem,
+    term_text,
+    term_value,
+    unescape,
 )
 from loglens.schema import FIELD_BY_NAME, TEXT_SEARCH_FIELDS, Kind
+from loglens.store.base import Query
 
-__all__ = ["MATCH_ALL", "MATCH_NONE", "keyword_path", "to_elastic_query"]
+__all__ = [
+    "MATCH_ALL",
+    "MATCH_NONE",
+    "all_of",
+    "events_filter",
+    "iso_utc",
+    "keyword_path",
+    "time_range",
+    "to_elastic_query",
+]
 
 MATCH_ALL: Final[dict[str, Any]] = {"match_all": {}}
 MATCH_NONE: Final[dict[str, Any]] = {"match_none": {}}
@@ -93,6 +105,34 @@ def keyword_path(name: str) -> str:
     if known is not None and known.kind is Kind.TEXT:
         return f"{name}.keyword"
     return name
+
+
+def events_filter(query: Query) -> dict[str, Any]:
+    """The Query DSL for the events ``query`` selects: its text, its range filters and its time
+    range, so that the cluster matches what DuckDB matches.
+
+    Raises:
+        QueryError: an invalid query, or a range filter on an invalid field name.
+    """
+    clauses = [to_elastic_query(query.text or "*", default_operator=query.default_operator)]
+    for rng in query.ranges:
+        if rng.field not in FIELD_BY_NAME and not EXTRA_FIELD_NAME.fullmatch(rng.field):
+            raise QueryError(f"unknown field {rng.field!r} in a range filter")
+        clauses.append(to_elastic_query(rng.as_lucene()))
+    clauses.append(time_range(query.start, query.end))
+    return dict(all_of(clauses))
+
+
+def time_range(start: datetime | None, end: datetime | None) -> dict[str, Any]:
+    """The events with ``start <= @timestamp < end`` (None: open), or all of them."""
+    bounds: dict[str, Any] = {}
+    if start is not None:
+        bounds["gte"] = iso_utc(start)
+    if end is not None:
+        bounds["lt"] = iso_utc(end)
+    if not bounds:
+        return dict(MATCH_ALL)
+    return {"range": {"@timestamp": {**bounds, "format": "strict_date_optional_time"}}}
 
 
 def to_elastic_query(
@@ -147,7 +187,7 @@ class _Translator:
         if isinstance(node, Group | FieldGroup | Boost):
             return self.node(node.expr, field, depth + 1)
         if isinstance(node, SearchField):
-            name = _unescape(node.name)
+            name = unescape(node.name)
             if isinstance(node.expr, SearchField):
                 raise self._error(
                     f"unexpected ':' in the value of field {name!r}; quote or escape ('\\:') a "
@@ -185,7 +225,7 @@ class _Translator:
             parts.append(_any_of(should))
         if must_not:
             parts.append(_negate(_any_of(must_not)))
-        return _all_of(parts)
+        return all_of(parts)
 
     # --- leaves ------------------------------------------------------------------------------
 
@@ -205,7 +245,7 @@ class _Translator:
         if field == _EXISTS_FIELD:
             if not isinstance(node, Word | Phrase):
                 raise self._error("_exists_ takes a field name (_exists_:user.name)", node)
-            name = _term_text(node)
+            name = term_text(node)
             self._kind(name, node)
             return {"exists": {"field": name}}
         kind = self._kind(field, node) if field is not None else None
@@ -219,7 +259,8 @@ class _Translator:
         if isinstance(node, To):
             return self._range(field, None, node.a, True, node.include, node)
         if isinstance(node, Word | Phrase):
-            text, wildcard, match_all = _term(node)
+            value = term_value(node, escape=_wildcard_escape, star="*", question="?")
+            text, wildcard, match_all = value.text, value.pattern, value.match_all
             if field is None:
                 return MATCH_ALL if match_all else _free_text(text, wildcard)
             if match_all:
@@ -246,7 +287,7 @@ class _Translator:
                     node,
                 )
             return known.kind
-        if not _EXTRA_NAME.fullmatch(name):
+        if not EXTRA_FIELD_NAME.fullmatch(name):
             raise self._error(
                 f"invalid field name {name!r}: a field name may contain only letters, digits "
                 "and _ @ . - (field wildcards are not supported)",
@@ -272,7 +313,7 @@ class _Translator:
                 return {"term": {field: str(self._address(field, text, node))}}
             case Kind.DATE:
                 span = self._date(field, text, node)
-                return {"range": {field: {"gte": _iso(span.start), "lt": _iso(span.end)}}}
+                return {"range": {field: {"gte": iso_utc(span.start), "lt": iso_utc(span.end)}}}
             case None:
                 # A key of `extra`: the cluster field of that name, or the key and its value
                 # side by side in the JSON text of documents loglens wrote.
@@ -327,7 +368,7 @@ class _Translator:
 
     def _regex(self, field: str | None, node: Any) -> dict[str, Any]:
         pattern = node.value[1:-1]
-        problem = _re2_problem(pattern)
+        problem = re2_problem(pattern)
         if problem is not None:
             raise self._error(f"invalid regular expression {node.value!r}: {problem}", node)
         anywhere = {"value": f".*({pattern}).*", "case_insensitive": True}
@@ -355,7 +396,7 @@ class _Translator:
     ) -> dict[str, Any]:
         if field is None:
             raise self._error("a range needs a field (status:[400 TO 499])", node)
-        low, high = _bound_text(low_node), _bound_text(high_node)
+        low, high = bound_text(low_node), bound_text(high_node)
         if low is None and high is None:
             return {"exists": {"field": field}}
         kind = FIELD_BY_NAME[field].kind if field in FIELD_BY_NAME else None
@@ -371,10 +412,10 @@ class _Translator:
                 # beginning of its span, an exclusive one after its end, and so on.
                 if low is not None:
                     span = self._date(field, low, node)
-                    bounds["gte"] = _iso(span.start if include_low else span.end)
+                    bounds["gte"] = iso_utc(span.start if include_low else span.end)
                 if high is not None:
                     span = self._date(field, high, node)
-                    bounds["lt"] = _iso(span.end if include_high else span.start)
+                    bounds["lt"] = iso_utc(span.end if include_high else span.start)
             case Kind.IP:
                 if low is not None:
                     bounds["gte" if include_low else "gt"] = str(self._address(field, low, node))
@@ -382,12 +423,12 @@ class _Translator:
                     bounds["lte" if include_high else "lt"] = str(self._address(field, high, node))
             case _:
                 numeric = kind is None and all(
-                    b is None or _parse_number(b) is not None for b in (low, high)
+                    b is None or parse_number(b) is not None for b in (low, high)
                 )
                 if low is not None:
-                    bounds["gte" if include_low else "gt"] = _parse_number(low) if numeric else low
+                    bounds["gte" if include_low else "gt"] = parse_number(low) if numeric else low
                 if high is not None:
-                    value = _parse_number(high) if numeric else high
+                    value = parse_number(high) if numeric else high
                     bounds["lte" if include_high else "lt"] = value
                 return {"range": {keyword_path(field): bounds}}
         return {"range": {field: bounds}}
@@ -395,14 +436,14 @@ class _Translator:
     # --- typed values ------------------------------------------------------------------------
 
     def _number(self, field: str, text: str, node: Any) -> int | float:
-        number = _parse_number(text)
+        number = parse_number(text)
         if number is None:
             raise self._error(f"field {field!r} is numeric: {text!r} is not a number", node)
         return number
 
-    def _date(self, field: str, text: str, node: Any) -> Any:
+    def _date(self, field: str, text: str, node: Any) -> DateSpan:
         try:
-            return _date_span(text, self._now)
+            return date_span(text, self._now)
         except (ValueError, OverflowError) as exc:
             raise self._error(f"field {field!r} is a date: {exc}", node) from None
 
@@ -422,7 +463,8 @@ class _Translator:
 # --- building blocks -----------------------------------------------------------------------------
 
 
-def _all_of(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def all_of(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The documents every one of ``parts`` matches, as small a query as says so."""
     kept = [p for p in parts if p != MATCH_ALL]
     if MATCH_NONE in kept:
         return MATCH_NONE
@@ -475,33 +517,11 @@ def _in_extra_text(text: str, wildcard: str | None) -> dict[str, Any]:
     return {"wildcard": {_EXTRA: {"value": f"*{pattern}*", "case_insensitive": True}}}
 
 
-def _term(node: Any) -> tuple[str, str | None, bool]:
-    """A Word or Phrase: its literal text, its wildcard pattern if it has any, match-all."""
-    if isinstance(node, Phrase):  # wildcards in a phrase are literal, as in Lucene
-        return _term_text(node), None, False
-    raw: str = node.value
-    literal: list[str] = []
-    pattern: list[str] = []
-    wild, only_stars, i = False, True, 0
-    while i < len(raw):
-        char = raw[i]
-        if char == "\\" and i + 1 < len(raw):
-            char, i = raw[i + 1], i + 2
-            literal.append(char)
-            pattern.append(_wildcard_escape(char))
-            only_stars = False
-            continue
-        literal.append(char)
-        pattern.append(char if char in "*?" else _wildcard_escape(char))
-        wild = wild or char in "*?"
-        only_stars = only_stars and char == "*"
-        i += 1
-    return "".join(literal), "".join(pattern) if wild else None, wild and only_stars
-
-
 def _wildcard_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
 
 
-def _iso(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def iso_utc(instant: datetime) -> str:
+    """An instant as the cluster reads it: ISO 8601 in UTC, to the microsecond (naive is UTC)."""
+    aware = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

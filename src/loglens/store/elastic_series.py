@@ -1,8 +1,9 @@
 """``SeriesSpec`` → ``SeriesFrame`` and ``terms_change`` inside Elasticsearch/OpenSearch.
 
 The cluster does every per-event step; Python only scatters aggregated rows into arrays and
-applies the silence rules of :mod:`loglens.series`, exactly as :mod:`loglens.store.duckdb_series`
-does. No request ever returns a document (every search has ``"size": 0``).
+applies the silence rules of :mod:`loglens.series` with :mod:`loglens.store.series_rules`, as
+:mod:`loglens.store.duckdb_series` does. No request ever returns a document (every search has
+``"size": 0``).
 
 A series takes these searches (a ``composite`` aggregation is always read to its last page):
 
@@ -42,7 +43,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -51,18 +52,34 @@ from numpy.typing import NDArray
 
 from loglens.cluster.connection import ClusterClient, describe_status
 from loglens.errors import ClusterError, ConfigError, QueryError
-from loglens.query import _EXTRA_NAME
+from loglens.query import EXTRA_FIELD_NAME
 from loglens.schema import FIELD_BY_NAME, Kind
 from loglens.series import Series, SeriesFrame, SeriesSpec
 from loglens.store.base import Query, TermChange, TermChanges
-from loglens.store.duckdb_series import MAX_CELLS
-from loglens.store.elastic_query import MATCH_ALL, keyword_path, to_elastic_query
+from loglens.store.elastic_query import (
+    MATCH_ALL,
+    all_of,
+    events_filter,
+    iso_utc,
+    keyword_path,
+    time_range,
+    to_elastic_query,
+)
+from loglens.store.series_rules import (
+    EPOCH,
+    MICROS,
+    BucketGrid,
+    bucket_grid,
+    check_frame_size,
+    interval_us,
+    mark_silence,
+    rates,
+)
 
 __all__ = [
     "PAGE_SIZE",
     "PRECISION_THRESHOLD",
     "TERMS_SIZE",
-    "query_filter",
     "series",
     "terms_change",
 ]
@@ -78,9 +95,7 @@ reads every matching document's doc values again."""
 TERMS_SIZE = 1_000
 """At least this many values per field are compared by ``terms_change`` (see there)."""
 
-_US = 1_000_000
 _MSEARCH_CHUNK = 200  # searches per multi-search request
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TS = "@timestamp"
 _DATASET = "event.dataset"
 
@@ -88,46 +103,8 @@ _DATASET = "event.dataset"
 # --- queries ----------------------------------------------------------------------------------
 
 
-def query_filter(query: Query) -> dict[str, Any]:
-    """The events ``query`` selects: its text, its range filters and its time range.
-
-    Lucene is translated by :func:`loglens.store.elastic_query.to_elastic_query`, so the cluster
-    matches what DuckDB matches.
-    """
-    clauses = [to_elastic_query(query.text or "*", default_operator=query.default_operator)]
-    for rng in query.ranges:
-        if rng.field not in FIELD_BY_NAME and not _EXTRA_NAME.fullmatch(rng.field):
-            raise QueryError(f"unknown field {rng.field!r} in a range filter")
-        clauses.append(to_elastic_query(rng.as_lucene()))
-    clauses.append(_time_range(query.start, query.end))
-    return _all_of(clauses)
-
-
-def _all_of(clauses: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    kept = [c for c in clauses if c != MATCH_ALL]
-    if not kept:
-        return dict(MATCH_ALL)
-    return kept[0] if len(kept) == 1 else {"bool": {"filter": kept}}
-
-
-def _time_range(start: datetime | None, end: datetime | None) -> dict[str, Any]:
-    bounds: dict[str, Any] = {}
-    if start is not None:
-        bounds["gte"] = _iso(start)
-    if end is not None:
-        bounds["lt"] = _iso(end)
-    if not bounds:
-        return dict(MATCH_ALL)
-    return {"range": {_TS: {**bounds, "format": "strict_date_optional_time"}}}
-
-
-def _iso(moment: datetime) -> str:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _us_iso(epoch_us: int) -> str:
-    return _iso(_EPOCH + timedelta(microseconds=epoch_us))
+    return iso_utc(EPOCH + timedelta(microseconds=epoch_us))
 
 
 # --- fields -----------------------------------------------------------------------------------
@@ -146,7 +123,7 @@ class _Fields:
         """The indexed field to aggregate ``name`` on, or a :class:`QueryError` saying why not."""
         known = FIELD_BY_NAME.get(name)
         if known is None:
-            if not _EXTRA_NAME.fullmatch(name or ""):
+            if not EXTRA_FIELD_NAME.fullmatch(name or ""):
                 raise QueryError(f"{name!r} is not a valid field name")
             self.outside_schema.add(name)
             return name
@@ -234,7 +211,7 @@ def _histogram_source(step_us: int) -> dict[str, Any]:
     return {
         "date_histogram": {
             "field": _TS,
-            "fixed_interval": f"{step_us // _US}s",
+            "fixed_interval": f"{step_us // MICROS}s",
             "time_zone": "UTC",
         }
     }
@@ -243,35 +220,22 @@ def _histogram_source(step_us: int) -> dict[str, Any]:
 # --- series -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Grid:
-    """``count`` buckets of ``step_us`` from ``start_us`` (epoch µs), as in DuckDB."""
-
-    start_us: int
-    step_us: int
-    count: int
-
-    @property
-    def end_us(self) -> int:
-        return self.start_us + self.count * self.step_us
-
-    def starts(self) -> NDArray[np.datetime64]:
-        offsets = np.arange(self.count, dtype=np.int64) * self.step_us + self.start_us
-        return offsets.astype("datetime64[us]")
-
-    def range(self) -> dict[str, Any]:
-        return {
-            "range": {
-                _TS: {
-                    "gte": _us_iso(self.start_us),
-                    "lt": _us_iso(self.end_us),
-                    "format": "strict_date_optional_time",
-                }
+def _grid_range(grid: BucketGrid) -> dict[str, Any]:
+    """The events inside the grid's buckets."""
+    return {
+        "range": {
+            _TS: {
+                "gte": _us_iso(grid.start_us),
+                "lt": _us_iso(grid.end_us),
+                "format": "strict_date_optional_time",
             }
         }
+    }
 
-    def bucket(self, key_ms: Any) -> int:
-        return (int(key_ms) * 1000 - self.start_us) // self.step_us
+
+def _bucket(grid: BucketGrid, key_ms: Any) -> int:
+    """The grid's bucket of a ``date_histogram`` key (epoch milliseconds)."""
+    return grid.bucket_of(int(key_ms) * 1000)
 
 
 @dataclass
@@ -307,7 +271,7 @@ def series(
             group, sum or count on.
         ClusterError: the cluster failed a request.
     """
-    step_us = _step_us(spec)
+    step_us = interval_us(spec)
     if spec.max_groups < 1:
         raise ConfigError("max_groups must be at least 1", location="max_groups")
     if page_size < 1:
@@ -321,24 +285,23 @@ def series(
     if grid is None or grid.count == 0:
         empty = np.empty(0, dtype="datetime64[us]")
         return SeriesFrame(spec, grid.starts() if grid else empty, [])
-    _check_size(grid.count, 1)
-    selected = _all_of([where, grid.range()])
+    check_frame_size(grid.count, 1)
+    selected = all_of([where, _grid_range(grid)])
     groups = _groups(client, index, fields, selected, page_size)
     if not groups:
         return SeriesFrame(spec, grid.starts(), [])
     kept = groups[: spec.max_groups]
-    _check_size(grid.count, len(kept))
+    check_frame_size(grid.count, len(kept))
     cell_page = max(1, page_size // 2) if spec.metric.kind == "rate" else page_size
     # Groups left out: ask only for cells of the values the kept groups take.
     of_kept = (
-        _all_of([selected, _kept_filter(fields, kept)]) if len(kept) < len(groups) else selected
+        all_of([selected, _kept_filter(fields, kept)]) if len(kept) < len(groups) else selected
     )
     counts, values = _cells(
         client, index, spec, grid, fields, kept, of_kept, metric_aggs, cell_page
     )
     if spec.metric.kind == "rate":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            values = np.where(counts > 0, values / counts, np.nan)
+        values = rates(counts, values)
     members = sorted({d for g in kept for d in g.sources}, key=lambda d: (d is None, d or ""))
     datasets = {name: i for i, name in enumerate(members)}
     everything = where == MATCH_ALL
@@ -365,16 +328,6 @@ def _first_buckets(has: NDArray[np.bool_], before: NDArray[np.bool_]) -> NDArray
     return np.where(before, -1, first_in_frame).astype(np.int64)
 
 
-def _step_us(spec: SeriesSpec) -> int:
-    seconds = spec.interval.total_seconds()
-    if seconds <= 0 or seconds != int(seconds) or 86400 % int(seconds):
-        raise ConfigError(
-            f"interval {spec.interval} must be whole seconds dividing a day evenly",
-            location="interval",
-        )
-    return int(seconds) * _US
-
-
 def _metric_aggs(spec: SeriesSpec, checked: _Fields) -> dict[str, Any]:
     """The per-cell sub-aggregation named ``v`` (none for a count: the cell's doc_count)."""
     metric = spec.metric
@@ -389,33 +342,17 @@ def _metric_aggs(spec: SeriesSpec, checked: _Fields) -> dict[str, Any]:
     return {"v": {"cardinality": {"field": path, "precision_threshold": PRECISION_THRESHOLD}}}
 
 
-def _check_size(buckets: int, groups: int) -> None:
-    if buckets * groups > MAX_CELLS:
-        raise ConfigError(
-            f"{groups:,} group(s) × {buckets:,} bucket(s) is too large a frame; use a longer "
-            "interval, a shorter time range or fewer groups",
-            location="interval",
-        )
-
-
-def _epoch_us(value: datetime) -> int:
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    delta = aware - _EPOCH
-    return (delta.days * 86400 + delta.seconds) * _US + delta.microseconds
-
-
 def _grid(
     client: ClusterClient, index: str, spec: SeriesSpec, step_us: int, where: dict[str, Any]
-) -> _Grid | None:
-    """The bucket grid: explicit bounds widened to whole buckets, open ones from the data."""
-    start_us = None if spec.start is None else _epoch_us(spec.start) // step_us * step_us
-    end_us = None if spec.end is None else -(-_epoch_us(spec.end) // step_us) * step_us
-    if start_us is None or end_us is None:
+) -> BucketGrid | None:
+    """The bucket grid, with the first and last matching events for the bounds left open."""
+
+    def first_and_last() -> tuple[int, int] | None:
         answer = _search(
             client,
             index,
             {
-                "query": _all_of([where, _time_range(spec.start, spec.end)]),
+                "query": all_of([where, time_range(spec.start, spec.end)]),
                 "track_total_hits": False,
                 "aggs": {"lo": {"min": {"field": _TS}}, "hi": {"max": {"field": _TS}}},
             },
@@ -423,20 +360,10 @@ def _grid(
         found = answer.get("aggregations", {})
         lo = found.get("lo", {}).get("value")
         hi = found.get("hi", {}).get("value")
-        if lo is None or hi is None:
-            if start_us is None and end_us is None:
-                return None
-            # One bound given and nothing matches: the frame is empty at that bound.
-            start_us = end_us = start_us if start_us is not None else end_us
-        else:
-            if start_us is None:
-                start_us = int(lo) * 1000 // step_us * step_us
-            if end_us is None:
-                end_us = (int(hi) * 1000 // step_us + 1) * step_us
-    assert start_us is not None and end_us is not None
-    if end_us < start_us:
-        raise ConfigError("the series ends before it starts", location="end")
-    return _Grid(start_us, step_us, (end_us - start_us) // step_us)
+        # min/max of a date field are epoch milliseconds.
+        return None if lo is None or hi is None else (int(lo) * 1000, int(hi) * 1000)
+
+    return bucket_grid(spec, step_us, first_and_last)
 
 
 def _groups(
@@ -475,14 +402,14 @@ def _kept_filter(fields: list[str], kept: list[_Group]) -> dict[str, Any]:
             options.append({"bool": {"must_not": [{"exists": {"field": path}}]}})
         either = {"bool": {"should": options, "minimum_should_match": 1}}
         clauses.append(options[0] if len(options) == 1 else either)
-    return _all_of(clauses)
+    return all_of(clauses)
 
 
 def _cells(
     client: ClusterClient,
     index: str,
     spec: SeriesSpec,
-    grid: _Grid,
+    grid: BucketGrid,
     fields: list[str],
     kept: list[_Group],
     selected: dict[str, Any],
@@ -501,7 +428,7 @@ def _cells(
         row = rank.get(tuple(_key(bucket["key"][n]) for n in names))
         if row is None:  # a group beyond max_groups that the value filter let through
             continue
-        column = grid.bucket(bucket["key"]["b"])
+        column = _bucket(grid, bucket["key"]["b"])
         counts[row, column] = bucket["doc_count"]
         values[row, column] = _cell_value(spec, bucket)
     return counts, values
@@ -530,7 +457,7 @@ def _sending_from_cells(
 
 def _assemble(
     spec: SeriesSpec,
-    grid: _Grid,
+    grid: BucketGrid,
     kept: list[_Group],
     values: NDArray[np.float64],
     datasets: Mapping[str | None, int],
@@ -541,11 +468,7 @@ def _assemble(
     membership = np.zeros((len(kept), len(datasets)), dtype=bool)
     for i, group in enumerate(kept):
         membership[i, [datasets[d] for d in group.sources]] = True
-    sending = (membership.astype(np.int64) @ has.astype(np.int64)) > 0
-    active_from = np.where(membership, first_bucket[None, :], grid.count).min(axis=1)
-    active = np.arange(grid.count)[None, :] >= active_from[:, None]
-    silent = active & ~sending
-    values[~active | silent] = np.nan
+    silent, active = mark_silence(values, membership, has, first_bucket)
     buckets = grid.starts()
     frame = [
         Series(
@@ -572,24 +495,24 @@ def _members_filter(datasets: Mapping[str | None, int]) -> dict[str, Any]:
 def _sending(
     client: ClusterClient,
     index: str,
-    grid: _Grid,
+    grid: BucketGrid,
     datasets: Mapping[str | None, int],
     page_size: int,
 ) -> NDArray[np.bool_]:
     """Which of ``datasets`` sent anything in which bucket, whatever the query filter: silence
     is the source's, not the query's."""
     has = np.zeros((len(datasets), grid.count), dtype=bool)
-    query = _all_of([_members_filter(datasets), grid.range()])
+    query = all_of([_members_filter(datasets), _grid_range(grid)])
     sources = [("ds", _terms_source(_DATASET)), ("b", _histogram_source(grid.step_us))]
     for bucket in _composite(client, index, query, sources, None, page_size):
         row = datasets.get(_key(bucket["key"]["ds"]))
         if row is not None:
-            has[row, grid.bucket(bucket["key"]["b"])] = True
+            has[row, _bucket(grid, bucket["key"]["b"])] = True
     return has
 
 
 def _sent_before(
-    client: ClusterClient, index: str, grid: _Grid, datasets: Mapping[str | None, int]
+    client: ClusterClient, index: str, grid: BucketGrid, datasets: Mapping[str | None, int]
 ) -> NDArray[np.bool_]:
     """Which of ``datasets`` sent anything before the frame.
 
@@ -611,7 +534,7 @@ def _sent_before(
                         "size": 0,
                         "terminate_after": 1,
                         "track_total_hits": True,
-                        "query": _all_of([_members_filter({name: 0}), earlier]),
+                        "query": all_of([_members_filter({name: 0}), earlier]),
                     }
                 )
             )
@@ -679,10 +602,10 @@ def terms_change(
         if sum_field is not None
         else {}
     )
-    selected = query_filter(query)
+    selected = events_filter(query)
     checked.check_mapped()
-    in_window = _time_range(*window)
-    spans = [_time_range(*pair) for pair in baseline]
+    in_window = time_range(*window)
+    spans = [time_range(*pair) for pair in baseline]
     in_baseline = (
         {"bool": {"should": spans, "minimum_should_match": 1}} if spans else {"match_none": {}}
     )
@@ -701,7 +624,7 @@ def terms_change(
         client,
         index,
         {
-            "query": _all_of([selected, either]),
+            "query": all_of([selected, either]),
             "track_total_hits": False,
             "aggs": aggs,
         },
