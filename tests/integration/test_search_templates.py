@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -12,11 +13,15 @@ from loglens.config import load_config
 from loglens.pipeline import Pipeline
 from loglens.semantic import MiniLMEmbedder
 from loglens.semantic.store_search import (
+    ENTITY_FIELDS,
+    EXAMPLE_FIELDS,
+    TEMPLATE_FIELD,
     _checkpoint_name,
     load_embeddings,
     search_templates,
 )
 from loglens.store import open_store
+from loglens.store.base import Query, Store
 
 AUTH = """\
 May 20 10:00:01 bastion01 sshd[100]: Failed password for root from 203.0.113.9 port 5001 ssh2
@@ -84,6 +89,37 @@ def test_a_filter_narrows_templates_and_counts(store_url: str, embedder: MiniLME
     best = result.hits[0]
     assert best.template.text.startswith("Failed password") and best.template.events == 1
     assert best.entities["host.name"] == [("web01", 1)]
+
+
+def _per_hit(store: Store, template_id: str, lucene: str) -> tuple[Any, ...]:
+    """What a hit showed when it was asked for on its own: count, entities, examples."""
+    scope = f'{TEMPLATE_FIELD}:"{template_id}"' + ("" if lucene == "*" else f" AND ({lucene})")
+    entities = {}
+    for name in ENTITY_FIELDS:
+        terms = store.terms(name, Query(text=scope, size=None), size=3)
+        if terms.buckets:
+            entities[name] = [(b.value, b.count) for b in terms.buckets]
+    newest = Query(text=scope, size=2, fields=list(EXAMPLE_FIELDS), descending=True)
+    return store.count(Query(text=scope)), entities, store.search(newest).to_pylist()
+
+
+@pytest.mark.parametrize("lucene", ["*", "host.name:bastion01", "source.ip:203.0.113.9"])
+def test_hits_show_what_asking_per_hit_showed(
+    store_url: str, embedder: MiniLMEmbedder, lucene: str
+) -> None:
+    with open_store(store_url) as store:
+        result = search_templates(
+            store, "failed login", lucene=lucene, top=10, examples=2, embedder=embedder
+        )
+        assert result.hits
+        for hit in result.hits:
+            shown = (hit.template.events, hit.entities, hit.examples)
+            assert shown == _per_hit(store, hit.template.id, lucene), hit.template.text
+    failed = next(h for h in result.hits if h.template.text.startswith("Failed password"))
+    if lucene == "*":  # newest first; four events, two shown
+        newest, next_newest = (e["message"] for e in failed.examples)
+        assert "for bob " in newest and "for oracle " in next_newest
+        assert failed.entities["user.name"][0] == ("admin", 1)
 
 
 def test_cli_prints_templates_without_control_characters(store_url: str) -> None:
