@@ -11,10 +11,10 @@ import dataclasses
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import click
 
@@ -47,6 +47,34 @@ class _State:
 
 
 pass_state = click.make_pass_decorator(_State)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_DETECTORS = ["baseline", "spectral", "wavelet", "new_category", "templates"]
+
+
+def _output_option(
+    *formats: str, name: str = "--format", help_text: str | None = None
+) -> Callable[[_F], _F]:
+    """The ``-o`` option of every command that prints results: one of ``formats``, ``table``
+    by default (``--output`` for query and series, ``--format`` elsewhere)."""
+    return click.option(
+        name,
+        "-o",
+        "output",
+        type=click.Choice(list(formats)),
+        default="table",
+        show_default=True,
+        help=help_text,
+    )
+
+
+_method_option = click.option(
+    "--method",
+    "methods",
+    multiple=True,
+    type=click.Choice(_DETECTORS),
+    help="Detector to run (repeatable; default: all).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -288,13 +316,8 @@ _DEFAULT_COLUMNS = ("@timestamp", "event.dataset", "source.ip", "message")
 @click.option("--sort", default="@timestamp", show_default=True, metavar="FIELD")
 @click.option("--desc", is_flag=True, help="Sort descending (newest first).")
 @click.option("--and", "default_and", is_flag=True, help="Join bare terms with AND (Lucene: OR).")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-    help="json: one ECS document per line.",
+@_output_option(
+    "table", "json", "csv", name="--output", help_text="json: one ECS document per line."
 )
 @click.option("--list", "list_datasets", is_flag=True, help="List datasets with counts.")
 @pass_state
@@ -481,13 +504,7 @@ def formats() -> None:
 @click.option(
     "--top", type=click.IntRange(1, None), metavar="N", help="Keep the N largest groups (500)."
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-)
+@_output_option("table", "json", "csv", name="--output")
 @pass_state
 def series(
     state: _State,
@@ -542,13 +559,7 @@ def series(
 
 
 @cli.command()
-@click.option(
-    "--method",
-    "methods",
-    multiple=True,
-    type=click.Choice(["baseline", "spectral", "wavelet", "new_category", "templates"]),
-    help="Detector to run (repeatable; default: all).",
-)
+@_method_option
 @click.option("--since", metavar="DATE|DATETIME", help="Score from here; learn from before it.")
 @click.option("--until", metavar="DATE|DATETIME", help="Score up to here (a date: its whole day).")
 @click.option(
@@ -561,14 +572,7 @@ def series(
 @click.option("--interval", default="15m", show_default=True, metavar="15m|1h|1d")
 @click.option("--top", type=click.IntRange(1, None), default=20, show_default=True)
 @click.option("--no-write", is_flag=True, help="Do not store anomalies or tag events.")
-@click.option(
-    "--format",
-    "-o",
-    "output",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-)
+@_output_option("table", "json", "csv")
 @pass_state
 def detect(
     state: _State,
@@ -656,22 +660,9 @@ def eval_group() -> None:
 @click.argument("labels", type=click.Path(exists=True))
 @click.option("--since", metavar="DATE|DATETIME", help="As for detect (default: retrospective).")
 @click.option("--until", metavar="DATE|DATETIME", help="As for detect.")
-@click.option(
-    "--method",
-    "methods",
-    multiple=True,
-    type=click.Choice(["baseline", "spectral", "wavelet", "new_category", "templates"]),
-    help="Detector to run (repeatable; default: all).",
-)
+@_method_option
 @click.option("--tolerance", default="15m", show_default=True, metavar="15m|1h")
-@click.option(
-    "--format",
-    "-o",
-    "output",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-)
+@_output_option("table", "json")
 @pass_state
 def eval_incidents(
     state: _State,
@@ -746,14 +737,7 @@ def eval_incidents(
     help="windowed_gaussian, seasonal_baseline, spectral, rolling or ensemble (repeatable; "
     "default all).",
 )
-@click.option(
-    "--format",
-    "-o",
-    "output",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-)
+@_output_option("table", "json")
 def eval_nab(corpus: str, detectors: tuple[str, ...], output: str) -> None:
     """Score detectors on a NAB-format CORPUS (data/*/*.csv + labels/combined_windows.json).
 
@@ -795,14 +779,7 @@ def eval_nab(corpus: str, detectors: tuple[str, ...], output: str) -> None:
     is_flag=True,
     help="In loghub_2k folders, score against *_structured_corrected.csv.",
 )
-@click.option(
-    "--format",
-    "-o",
-    "output",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-)
+@_output_option("table", "json")
 def eval_templates(paths: tuple[str, ...], corrected: bool, output: str) -> None:
     """Template accuracy on loghub-format ground truth: GA and PA per system and their mean.
 
@@ -988,14 +965,7 @@ def _print_series_footer(frame: Any, interval: str, out: TextIO) -> None:
 )
 @click.option("--top", type=click.IntRange(1, None), help="At most this many (most events first).")
 @click.option("--parameters", is_flag=True, help="With --assign: the values behind the <*>.")
-@click.option(
-    "--format",
-    "-o",
-    "output",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-)
+@_output_option("table", "json", "csv")
 @pass_state
 def templates(
     state: _State,
@@ -1081,14 +1051,7 @@ def _assign_file(path: str, parameters: bool, output: str, out: TextIO) -> None:
 @click.argument("lucene", required=False, default="*")
 @click.option("--top", "-n", type=click.IntRange(1, 200), default=10, show_default=True)
 @click.option("--examples", type=click.IntRange(0, 20), default=3, show_default=True)
-@click.option(
-    "--format",
-    "-o",
-    "output",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-)
+@_output_option("table", "json", "csv")
 @pass_state
 def search(state: _State, question: str, lucene: str, top: int, examples: int, output: str) -> None:
     """Log templates ranked by meaning: which kinds of message answer QUESTION.
