@@ -40,6 +40,8 @@ CASES = [
         f"PacketResponder {W} for block terminating",
     ),
     ("number", "error state 6", f"error state {W}"),
+    ("literal", "shouldBlockLocation ret:false", f"shouldBlockLocation ret:{W}"),
+    ("literal", "ws=null, uid=1000", f"ws={W}, uid={W}"),
     ("number", "offset -42 applied", f"offset {W} applied"),
 ]
 
@@ -68,11 +70,14 @@ def test_constants_are_not_masked(message: str) -> None:
     assert mask_message(message) == message
 
 
-def test_hyphenated_name_keeps_its_hyphen_and_sign_joins_the_number() -> None:
+def test_hyphenated_name_keeps_its_hyphen_and_an_underscore_id_is_one_value() -> None:
     assert mask_message("node-246 up") == f"node-{W} up"
-    assert tokenize(mask_message("blk_-6952295868487656571 blk_38865049064139660")) == (
-        f"blk_{W}",
-        f"blk_{W}",
+    assert tokenize(mask_message("node-246 eth0 v2.1")) == (f"node-{W}", f"eth{W}", f"v{W}")
+    # blk_<id>, job_<id>: the identifier as a whole is the value, as is /address.
+    assert tokenize(mask_message("blk_-6952295868487656571 blk_38865049064139660 /10.1.2.3")) == (
+        W,
+        W,
+        W,
     )
 
 
@@ -87,7 +92,8 @@ def test_arrow_and_python_masking_agree() -> None:
     [
         ("R02-M1-N0-C:J12-U11", f"R{W}"),
         (f"(uid={W})", f"(uid={W})"),
-        ("appattempt_1445144423722_0020_000001", f"appattempt_{W}"),
+        ("appattempt_1445144423722_0020_000001", W),
+        ("rdd_2_3,", f"{W},"),
         (f"{W},{W}", W),
         ("(45C),", f"({W}),"),
         ("plain", "plain"),

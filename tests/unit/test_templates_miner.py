@@ -134,7 +134,7 @@ def test_parameters_are_the_values_behind_wildcards() -> None:
     )
     params = table.column("parameters").to_pylist()
     assert params[0] == ["192.168.1.7"]  # one user seen: "bob" is still a constant
-    assert params[1] == ["2", "-123"]
+    assert params[1] == ["2", "blk_-123"]  # the block id as a whole
 
 
 def test_nulls_and_unknown_messages() -> None:

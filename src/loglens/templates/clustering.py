@@ -7,12 +7,17 @@ message, the words whose position-frequency is the value most words share. Here,
 2. A message's anchor frequency is the frequency most of its tokens have (ties: the higher);
    the tokens at least that frequent are its pattern, and messages sharing a pattern form a group.
 3. In a group, a position outside the pattern stays constant when it holds at most
-   ``max_constant_values`` distinct words (``VM Paused`` and ``VM Started`` are two events) and
-   none of them is a masked value; otherwise it is a variable. ``key=value`` tokens whose keys
-   differ keep their keys (``num=<*>`` is not ``topActivity=<*>``).
+   ``max_constant_values`` distinct words (``VM Paused`` and ``VM Started`` are two events),
+   none of them a masked value, and not several dotted names (``com.android.phone``,
+   ``android.intent.action.TIME_TICK`` vary like values); otherwise it is a variable. The first
+   word of a message names its event (as in Drain's parse tree) and stays constant unless it
+   holds a masked value. ``key=value`` variables keep their keys, quotes and closers
+   (``tag="<*>",``), and keys that differ stay apart (``num=<*>`` is not ``topActivity=<*>``).
 4. Templates of one length that differ only where one of them already has a wildcard facing a
    word (at most ``max_merge_gaps`` positions, and sharing at least one constant word) are merged:
-   ``mask=ffffffff`` is one more value of ``mask=<*>``.
+   ``mask=ffffffff`` is one more value of ``mask=<*>``. Tokens of different keys never face each
+   other, and of one key the wildcard must cover the other (``tty=:<*>`` does not cover
+   ``tty=NODEVssh``).
 
 Everything iterates in sorted order, so the result does not depend on hash seeds or input order.
 """
@@ -23,7 +28,15 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 from loglens.templates.masks import WILDCARD
-from loglens.templates.tokens import Tokens, is_variable, is_wordlike, key_of
+from loglens.templates.tokens import (
+    Tokens,
+    is_qualified_name,
+    is_variable,
+    is_wordlike,
+    key_of,
+    keyed_wildcard,
+    token_matches,
+)
 
 DEFAULT_MAX_CONSTANT_VALUES = 3
 DEFAULT_MAX_MERGE_GAPS = 2
@@ -86,11 +99,16 @@ def _templates_of_group(
         if fixed is not None:
             continue
         values = sorted({member[position] for member in members})
-        if len(values) <= max_constant_values and not _holds_masked_values(values):
+        if position == 0 and not any(map(is_variable, values)):
+            rule[position] = None  # a message's first word names its event
+        elif (
+            len(values) <= max_constant_values
+            and not _holds_masked_values(values)
+            and not (len(values) > 1 and any(map(is_qualified_name, values)))
+        ):
             rule[position] = None
-            continue
-        keys = {key_of(value) for value in values}
-        rule[position] = "k" if len(keys) > 1 and None not in keys else ""
+        else:
+            rule[position] = "" if None in {key_of(value) for value in values} else "k"
     result: dict[Tokens, Tokens] = {}
     for member in members:
         tokens = []
@@ -99,7 +117,7 @@ def _templates_of_group(
             if how is None:
                 tokens.append(token)
             elif how == "k":
-                tokens.append(f"{key_of(token)}{WILDCARD}")
+                tokens.append(keyed_wildcard(token))
             else:
                 tokens.append(WILDCARD)
         result[member] = tuple(tokens)
@@ -107,10 +125,13 @@ def _templates_of_group(
 
 
 def _holds_masked_values(values: list[str]) -> bool:
-    """A position whose words include masked values and otherwise words is a variable."""
-    return any(is_variable(v) for v in values) and all(
-        is_variable(v) or is_wordlike(v) for v in values
-    )
+    """Whether masked values make a position a variable: masked values alone do, and beside
+    plain words when each could stand for the words (see :func:`_facing`)."""
+    variables = [v for v in values if is_variable(v)]
+    if not variables or not all(is_variable(v) or is_wordlike(v) for v in values):
+        return False
+    words = [v for v in values if not is_variable(v)]
+    return all(_facing(v, w) for v in variables for w in words)
 
 
 def merge_templates(templates: list[Tokens], max_gaps: int) -> dict[Tokens, Tokens]:
@@ -126,9 +147,7 @@ def merge_templates(templates: list[Tokens], max_gaps: int) -> dict[Tokens, Toke
         for index in by_length[len(template)]:
             representative = representatives[index]
             if _mergeable(template, representative, max_gaps):
-                representatives[index] = tuple(
-                    a if a == b else WILDCARD for a, b in zip(template, representative, strict=True)
-                )
+                representatives[index] = tuple(map(_general, template, representative))
                 owner[template] = index
                 break
         else:
@@ -144,10 +163,37 @@ def _mergeable(a: Tokens, b: Tokens, max_gaps: int) -> bool:
     for x, y in zip(a, b, strict=True):
         if x == y:
             anchors += not is_variable(x)
-        elif (is_variable(x) and is_wordlike(y)) or (is_variable(y) and is_wordlike(x)):
+        elif _facing(x, y):
             gaps += 1
             if gaps > max_gaps:
                 return False
         else:
             return False
     return anchors > 0
+
+
+def _facing(x: str, y: str) -> bool:
+    """Whether ``x`` and ``y`` can be one position of a template: a wildcard facing a word.
+
+    ``key=value`` tokens of different keys are different fields, never one position; of one
+    key, the wildcard must cover the other value (``mask=<*>`` covers ``mask=ffffffff``, but
+    ``tty=:<*>`` is another kind of value than ``tty=NODEVssh``).
+    """
+    if not (is_variable(x) and is_wordlike(y)) and not (is_variable(y) and is_wordlike(x)):
+        return False
+    x_key, y_key = key_of(x), key_of(y)
+    if x_key is None or y_key is None:
+        return True
+    return x_key == y_key and (_generalises(x, y) or _generalises(y, x))
+
+
+def _generalises(wild: str, word: str) -> bool:
+    """Whether template token ``wild`` covers ``word``: ``<*>`` any word, ``key=<*>`` its key."""
+    return is_variable(wild) and token_matches(wild, word)
+
+
+def _general(a: str, b: str) -> str:
+    """The token covering both ``a`` and ``b``, which are equal or one covers the other."""
+    if a == b or _generalises(a, b):
+        return a
+    return b if _generalises(b, a) else WILDCARD

@@ -77,6 +77,7 @@ MASKS: tuple[Mask, ...] = (
         r"\b[0-9]+(?:\.[0-9]+)?\s?(?:ns|us|µs|ms|s|sec|secs|seconds|min|mins|minutes|h|hrs|hours)\b",
     ),
     Mask("size", r"\b[0-9]+(?:\.[0-9]+)?\s?(?:[KMGTP]i?B|[kKMGT]|B|bytes?)\b"),
+    Mask("literal", r"\b(?:true|false|null|True|False|Null|TRUE|FALSE|NULL)\b"),
     Mask("number", r"(?:\B[+-])?\b[0-9]+(?:\.[0-9]+)*\b"),
 )
 

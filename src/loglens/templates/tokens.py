@@ -16,6 +16,11 @@ from loglens.templates.masks import WILDCARD
 Tokens = tuple[str, ...]
 
 _FIRST_VARIABLE = re.compile(r"[0-9]|<\*>")
+# A prefix that belongs to the value it leads: an identifier joined by underscores (``blk_``,
+# ``job_``, ``rdd_``) or the slash before an address (``/10.0.0.1``).
+_WHOLE_VALUE_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]*|/")
+_QUALIFIED = re.compile(r"[A-Za-z_]\w*\.[A-Za-z_]\w*")
+_OPENERS = re.compile(r"[(\[{'\"]*")
 _CLOSERS = re.compile(r"[)\]},;:.'\"!?]*$")
 
 
@@ -29,6 +34,8 @@ def canonical_token(token: str) -> str:
     # is part of the name (node-12).
     if prefix[-1:] in ("-", "+") and (len(prefix) == 1 or not prefix[-2].isalnum()):
         prefix = prefix[:-1]
+    if _WHOLE_VALUE_PREFIX.fullmatch(prefix):
+        prefix = ""  # blk_<*>, job_<*>, /<*>: the whole token is the value
     rest = token[found.start() :]
     closers = "" if rest.endswith(WILDCARD) else _CLOSERS.search(rest).group(0)  # type: ignore[union-attr]
     return prefix + WILDCARD + closers
@@ -44,6 +51,12 @@ def is_variable(token: str) -> bool:
     return WILDCARD in token
 
 
+def is_qualified_name(token: str) -> bool:
+    """Whether a token holds a dotted name (``com.android.phone``, ``host.example.org``): the
+    name of a package, class, host or setting, which varies like a value."""
+    return _QUALIFIED.search(token) is not None
+
+
 def is_wordlike(token: str) -> bool:
     """Whether a token could be a value: punctuation alone (``****``, ``-``) is structure."""
     return any(ch.isalnum() for ch in token)
@@ -55,10 +68,24 @@ def key_of(token: str) -> str | None:
     return token[: at + 1] if at > 0 else None
 
 
+def keyed_wildcard(token: str) -> str:
+    """A ``key=value`` token with its value as a wildcard, quotes and closers kept:
+    ``tag="AudioMix",`` becomes ``tag="<*>",`` and ``(uid=<*>)`` stays."""
+    key = key_of(token) or ""
+    value = token[len(key) :]
+    opening = _OPENERS.match(value).group(0)  # type: ignore[union-attr]
+    closing = _CLOSERS.search(value[len(opening) :]).group(0)  # type: ignore[union-attr]
+    if value[len(opening) :].endswith(WILDCARD):
+        closing = ""
+    return f"{key}{opening}{WILDCARD}{closing}"
+
+
 def token_matches(template_token: str, token: str) -> bool:
-    """Whether a message token fits a template token (equal, a wildcard, or ``key=<*>``)."""
+    """Whether a message token fits a template token: equal, a wildcard, or what surrounds the
+    template's one wildcard (``key=<*>``, ``tag="<*>",``), the value possibly empty."""
     if template_token in (token, WILDCARD):
         return True
-    if template_token.endswith(WILDCARD) and len(template_token) > len(WILDCARD):
-        return token.startswith(template_token[: -len(WILDCARD)])
-    return False
+    head, wildcard, tail = template_token.partition(WILDCARD)
+    if not wildcard or WILDCARD in tail:
+        return False
+    return len(token) >= len(head) + len(tail) and token.startswith(head) and token.endswith(tail)

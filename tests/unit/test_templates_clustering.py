@@ -1,0 +1,81 @@
+"""Clustering rules a log expert expects for any system (none tuned to one dataset)."""
+
+from __future__ import annotations
+
+from loglens.templates import TemplateMiner
+from loglens.templates.tokens import keyed_wildcard, token_matches
+
+W = "<*>"
+
+
+def templates_of(messages: list[str]) -> list[str]:
+    return TemplateMiner().assign(messages).column("template").to_pylist()
+
+
+def test_the_first_word_names_the_event() -> None:
+    verbs = ["boot", "wait", "halt", "risBoot", "clusterAddMember"]
+    texts = templates_of([f"{verb} (command {i})" for i, verb in enumerate(verbs)])
+    assert texts == [f"{verb} (command {W})" for verb in verbs]
+
+
+def test_first_word_holding_a_value_is_still_a_value() -> None:
+    texts = templates_of([f"job_{i}0 finished" for i in range(4)] + ["job_7 finished"])
+    assert set(texts) == {f"{W} finished"}
+
+
+def test_fields_of_different_keys_are_never_one_template() -> None:
+    texts = templates_of(
+        [f"getRecentTasks: num={n},flags=62,totalTasks=46" for n in (10, 20)]
+        + [f"getRecentTasks: topActivity=ComponentInfo{{com.app{c}/Main}}" for c in "abc"]
+        + [
+            "session opened for user root by (uid=0)",
+            "session opened for user root by LOGIN(uid=0)",
+        ]
+    )
+    assert len(set(texts[:2])) == 1 and len(set(texts[2:5])) == 1
+    assert texts[0] != texts[2]
+    assert texts[5] == f"session opened for user root by (uid={W})"
+    assert texts[6] == f"session opened for user root by LOGIN(uid={W})"
+
+
+def test_a_wildcard_of_one_key_must_cover_the_other_value() -> None:
+    hosts = [f"h{c}.example.org" for c in "abcdef"]
+    texts = templates_of(
+        [f"auth failure; tty=NODEVssh ruser= rhost={host}" for host in hosts]
+        + [f"auth failure; tty=NODEVssh ruser= rhost=10.0.0.{i}" for i in range(5)]
+        + ["auth failure; tty=:0 ruser= rhost="]
+    )
+    assert set(texts[:-1]) == {f"auth failure; tty=NODEVssh ruser= rhost={W}"}
+    assert texts[-1] == f"auth failure; tty=:{W} ruser= rhost={W}"
+
+
+def test_device_names_and_ids_are_values() -> None:
+    texts = templates_of(
+        [f"link up on network 10.0.0.{i} via interface eth0" for i in range(3)]
+        + [f"link up on network 10.0.1.{i} via interface wlan0" for i in range(3)]
+        + [f"Block rdd_{i}_1 stored" for i in range(3)]
+        + [f"Block broadcast_{i} stored" for i in range(3)]
+    )
+    assert set(texts[:6]) == {f"link up on network {W} via interface {W}"}
+    assert set(texts[6:]) == {f"Block {W} stored"}
+
+
+def test_dotted_names_and_booleans_are_values() -> None:
+    texts = templates_of(
+        ["received broadcast android.intent.action.TIME_TICK"] * 2
+        + ["received broadcast android.intent.action.BATTERY_CHANGED"]
+        + ["updateDimmedActivatedHideSensitive overlap:false"] * 3
+        + ["updateDimmedActivatedHideSensitive overlap:true"]
+    )
+    assert set(texts[:3]) == {f"received broadcast {W}"}
+    assert set(texts[3:]) == {f"updateDimmedActivatedHideSensitive overlap:{W}"}
+
+
+def test_keyed_values_keep_their_quotes_and_closers() -> None:
+    tags = ["RILJ_ACK_WL", "AudioMix", "*launch*", "handleAudioEvent"]
+    texts = templates_of([f'acquire lock=1{i}, tag="{tag}", pid=7' for i, tag in enumerate(tags)])
+    assert set(texts) == {f'acquire lock={W}, tag="{W}", pid={W}'}
+    assert keyed_wildcard(f"(uid={W})") == f"(uid={W})"
+    assert token_matches(f'tag="{W}",', 'tag="AudioMix",')
+    assert token_matches(f"rhost={W}", "rhost=")  # an empty value is a value
+    assert not token_matches(f'tag="{W}",', "tag=AudioMix")
