@@ -58,7 +58,9 @@ SEARCH_PAGE: Final = 5000
 TERMS_CHUNK: Final = 1000
 """Values per ``terms`` query (far below the 65,536 clusters allow, and a small request)."""
 _STALLED_ROUNDS: Final = 5
-_UPDATED: Final = frozenset({"updated"})
+# ``noop``: the event already had that id. It was selected without it, so an attempt whose
+# answer was lost (the client re-sent the request) gave it: it counts, as DuckDB's would.
+_UPDATED: Final = frozenset({"updated", "noop"})
 _TRANSIENT: Final = frozenset({409, 429, 503})
 
 _STATS_SCHEMA: Final = pa.schema(
