@@ -27,7 +27,7 @@ from loglens.pipeline import Pipeline
 from loglens.semantic.store_search import search_templates
 from loglens.sources.generate import HOST_FROM_PATH, generate
 from loglens.store.base import Query, Store
-from loglens.templates.stored import list_templates, supports_templates
+from loglens.templates.stored import list_templates
 
 SAMPLE_QUERIES: tuple[tuple[str, str], ...] = (
     ("Failed SSH logins", "event.action:ssh_login AND event.outcome:failure"),
@@ -144,9 +144,6 @@ def run_demo(
 def _write_search(store: Store, question: str, out: TextIO) -> None:
     """One question in plain words, answered with the store's templates (offline model)."""
     out.write(f'\n7b. asked in plain words (loglens search "{question}")\n')
-    if not supports_templates(store):
-        out.write("   (this store keeps no templates)\n")
-        return
     try:
         result = search_templates(store, question, top=3, examples=0)
     except SemanticError as exc:
@@ -177,9 +174,6 @@ def _write_new_templates(
         f"\n7. log templates new this week (loglens templates --new-since "
         f"{since:%Y-%m-%d}), and rare ones back\n"
     )
-    if not supports_templates(store):
-        out.write("   (this store keeps no templates)\n")
-        return
     new = list_templates(store, new_since=since)
     rows = [
         {"first seen": t.first_seen, "events": t.events, "template": t.text}

@@ -54,7 +54,7 @@ from loglens.sources.files import (
 )
 from loglens.store import open_store
 from loglens.store.base import IngestRecord, Query, Store, WriteSummary
-from loglens.templates.stored import MiningReport, mine_store, supports_templates
+from loglens.templates.stored import MiningReport, mine_store
 
 TRUNCATED_TAG = "_truncated"
 LABELS_SKIP_REASON = "ground truth written by loglens generate (labels), not a log"
@@ -80,7 +80,7 @@ class IngestReport:
     hostless: list[str] = field(default_factory=list)
     """Inputs whose path ``ingest.host_from_path`` did not match (and no ``ingest.host``)."""
     templates: MiningReport | None = None
-    """The template mining pass after the ingest (None: off, or a store without templates)."""
+    """The template mining pass after the ingest (None: mining is off)."""
     pulls: list[PullSummary] = field(default_factory=list)
     """One per cluster URL: how it was read and its watermark."""
 
@@ -256,7 +256,7 @@ class Pipeline:
                 self.store.record_ingest(record)
                 if on_input is not None:
                     on_input(record)
-        if self.config.templates.enabled and supports_templates(self.store):
+        if self.config.templates.enabled:
             report.templates = self.mine_templates()
         return report
 

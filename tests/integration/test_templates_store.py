@@ -9,7 +9,6 @@ import pyarrow as pa
 import pytest
 
 from loglens.config import Config, load_config
-from loglens.errors import StoreError
 from loglens.pipeline import Pipeline
 from loglens.schema import TEMPLATE_ID
 from loglens.store.duckdb import DuckDBStore
@@ -119,17 +118,6 @@ def test_bad_state_is_a_clear_error(tmp_path: Path) -> None:
         store.save_checkpoint(STATE_NAME, {"format": "something else"})
         with pytest.raises(TemplateStateError, match="not a template state"):
             mine_store(store)
-
-
-def test_store_without_templates_is_refused() -> None:
-    class Bare:
-        url = "es://nowhere"
-
-        def checkpoint(self, name: str) -> None:
-            return None
-
-    with pytest.raises(StoreError, match="does not keep log templates"):
-        list_templates(Bare())  # type: ignore[arg-type]
 
 
 def test_state_is_plain_json(tmp_path: Path) -> None:

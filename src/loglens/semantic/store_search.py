@@ -67,7 +67,7 @@ def search_templates(
     """The store's templates that best answer ``query``, best first.
 
     Raises:
-        StoreError: the store keeps no templates (or a query failed).
+        StoreError: a query failed.
         SemanticError: the embedding model is missing or broken.
         QueryError: ``lucene`` is not a valid query.
     """

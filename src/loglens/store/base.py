@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -254,16 +254,8 @@ class Store(Protocol):
         """Save ``value`` (JSON-serialisable) under ``name``, replacing what was there."""
         ...
 
-    def close(self) -> None: ...
-
-
-@runtime_checkable
-class TemplateStore(Protocol):
-    """What a store offers for log templates (``loglens.template.id`` on events with a message).
-
-    Kept apart from :class:`Store` until every backend has it; the miner's state is saved with
-    ``Store.save_checkpoint("templates", ...)``.
-    """
+    # Log templates (``loglens.template.id`` on events with a message); the miner's state is
+    # saved with ``save_checkpoint("templates", ...)``.
 
     def untemplated_messages(self, batch_size: int = 200_000) -> Iterator[pa.Table]:
         """Distinct messages of events without a template id (columns ``message``, ``events``),
@@ -283,3 +275,5 @@ class TemplateStore(Protocol):
         """Per template id: ``events``, ``first_seen``, ``last_seen`` and an ``example`` message,
         most events first; with ``first_seen_from``, only templates first seen from then on."""
         ...
+
+    def close(self) -> None: ...

@@ -23,8 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from loglens.errors import StoreError
-from loglens.store.base import Store, TemplateStore
+from loglens.store.base import Store
 from loglens.templates.miner import TemplateMiner
 
 STATE_NAME = "templates"
@@ -59,17 +58,6 @@ class TemplateRow:
     example: str | None
 
 
-def supports_templates(store: Store) -> bool:
-    """Whether ``store`` can hand out messages and keep template ids (every DuckDB store)."""
-    return isinstance(store, TemplateStore)
-
-
-def _template_store(store: Store) -> TemplateStore:
-    if not isinstance(store, TemplateStore):
-        raise StoreError("this store does not keep log templates yet", location=store.url)
-    return store
-
-
 def load_miner(store: Store) -> TemplateMiner:
     """The miner saved in ``store``, or a fresh one."""
     state = store.checkpoint(STATE_NAME)
@@ -97,29 +85,28 @@ def mine_store(store: Store, *, batch_messages: int = DEFAULT_BATCH_MESSAGES) ->
     """Give every stored event with a message its template id, learning new templates.
 
     Raises:
-        StoreError: the store does not keep templates, or a write failed.
+        StoreError: a read or write failed.
         TemplateStateError: the saved state is not a template state.
     """
     started = time.perf_counter()
-    target = _template_store(store)
     miner = load_miner(store)
     known = set(miner.templates_)
     messages = events = renamed = 0
-    for batch in target.untemplated_messages(batch_messages):
+    for batch in store.untemplated_messages(batch_messages):
         aliases = dict(miner.aliases_)
         assigned = miner.assign(batch.column("message"), weights=batch.column("events"))
         save_miner(store, miner)
         changed = {old: miner.resolve(old) for old, new in miner.aliases_.items()
                    if aliases.get(old) != new}  # fmt: skip
         if changed:
-            renamed += target.rename_templates(changed)
+            renamed += store.rename_templates(changed)
         mapping = pa.table(
             {
                 "message": batch.column("message"),
                 "template_id": assigned.column("template_id").cast(pa.string()),
             }
         )
-        events += target.assign_templates(mapping)
+        events += store.assign_templates(mapping)
         messages += batch.num_rows
     return MiningReport(
         messages=messages,
@@ -140,7 +127,7 @@ def list_templates(
         new_since: only templates first seen at or after this instant.
         top: at most this many.
     """
-    stats = _template_store(store).template_stats(new_since)
+    stats = store.template_stats(new_since)
     texts = template_texts(store)
     rows = []
     for row in stats.to_pylist()[:top]:
