@@ -27,15 +27,19 @@ def test_fields_of_different_keys_are_never_one_template() -> None:
     texts = templates_of(
         [f"getRecentTasks: num={n},flags=62,totalTasks=46" for n in (10, 20)]
         + [f"getRecentTasks: topActivity=ComponentInfo{{com.app{c}/Main}}" for c in "abc"]
-        + [
-            "session opened for user root by (uid=0)",
-            "session opened for user root by LOGIN(uid=0)",
-        ]
+        + ["stopScan count=0", "stopScan record.requested=false"]
     )
     assert len(set(texts[:2])) == 1 and len(set(texts[2:5])) == 1
     assert texts[0] != texts[2]
-    assert texts[5] == f"session opened for user root by (uid={W})"
-    assert texts[6] == f"session opened for user root by LOGIN(uid={W})"
+    assert texts[5:] == [f"stopScan count={W}", f"stopScan record.requested={W}"]
+
+
+def test_a_name_before_a_field_is_not_a_key() -> None:
+    users = ["alice", "bob", "carol", "dave", "erin"]
+    texts = templates_of(
+        [f"session opened for user {u}(uid=100{i}) by (uid=0)" for i, u in enumerate(users)]
+    )
+    assert set(texts) == {f"session opened for user {W} by (uid={W})"}
 
 
 def test_a_wildcard_of_one_key_must_cover_the_other_value() -> None:

@@ -20,6 +20,7 @@ _FIRST_VARIABLE = re.compile(r"[0-9]|<\*>")
 # ``job_``, ``rdd_``) or the slash before an address (``/10.0.0.1``).
 _WHOLE_VALUE_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]*|/")
 _QUALIFIED = re.compile(r"[A-Za-z_]\w*\.[A-Za-z_]\w*")
+_KEY = re.compile(r"[(\[{'\"]?[A-Za-z_][\w.\-]*=")
 _OPENERS = re.compile(r"[(\[{'\"]*")
 _CLOSERS = re.compile(r"[)\]},;:.'\"!?]*$")
 
@@ -63,9 +64,10 @@ def is_wordlike(token: str) -> bool:
 
 
 def key_of(token: str) -> str | None:
-    """The ``key=`` part of a ``key=value`` token, or None."""
-    at = token.find("=")
-    return token[: at + 1] if at > 0 else None
+    """The ``key=`` part of a ``key=value`` token (``uid=``, ``(uid=``), or None: in
+    ``alice(uid=1000)`` the user name leads, not a key."""
+    found = _KEY.match(token)
+    return found.group(0) if found else None
 
 
 def keyed_wildcard(token: str) -> str:
