@@ -91,7 +91,7 @@ def test_a_filter_narrows_templates_and_counts(store_url: str, embedder: MiniLME
     assert best.entities["host.name"] == [("web01", 1)]
 
 
-def _per_hit(store: Store, template_id: str, lucene: str) -> tuple[Any, ...]:
+def _per_hit(store: Store, template_id: str, lucene: str, examples: int = 2) -> tuple[Any, ...]:
     """What a hit showed when it was asked for on its own: count, entities, examples."""
     scope = f'{TEMPLATE_FIELD}:"{template_id}"' + ("" if lucene == "*" else f" AND ({lucene})")
     entities = {}
@@ -99,7 +99,7 @@ def _per_hit(store: Store, template_id: str, lucene: str) -> tuple[Any, ...]:
         terms = store.terms(name, Query(text=scope, size=None), size=3)
         if terms.buckets:
             entities[name] = [(b.value, b.count) for b in terms.buckets]
-    newest = Query(text=scope, size=2, fields=list(EXAMPLE_FIELDS), descending=True)
+    newest = Query(text=scope, size=examples, fields=list(EXAMPLE_FIELDS), descending=True)
     return store.count(Query(text=scope)), entities, store.search(newest).to_pylist()
 
 

@@ -9,6 +9,11 @@ store as a checkpoint (``embeddings:<model>``: text hash → base64 of the float
 second search encodes only templates that are new since the first. A checkpoint works on every
 store backend; at a few kilobytes per template it stays small for the hundreds to thousands of
 templates a store holds.
+
+A hit's entities and examples come from every event of its template. All hits are described
+together (``Store.profiles``: a couple of requests, not a few per hit), and without a filter the
+descriptions are kept in the store until the template's events change (see
+``semantic.profile_cache``), so a repeated or similar question reads no events at all.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import numpy as np
 from loglens.semantic.cache import EmbeddingCache
 from loglens.semantic.embedder import Embedder, MiniLMEmbedder
 from loglens.semantic.hybrid import HybridSearch
+from loglens.semantic.profile_cache import template_profiles
 from loglens.store.base import GroupProfile, Query, Store
 from loglens.templates.stored import TemplateRow, list_templates
 
@@ -89,8 +95,16 @@ def search_templates(
     found = search.search(query, top=top) if rows else []
     rank_seconds = time.perf_counter() - ranking
     by_id = {r.id: r for r in rows}
-    scope = lucene if narrowed else "*"
-    profiles = _profiles(store, [hit.id for hit in found], scope, entity_fields, examples)
+    ids = [hit.id for hit in found]
+    if narrowed:
+        profiles = _profiles(store, ids, lucene, entity_fields, examples)
+    else:  # unchanged templates are described as they were last time
+
+        def describe(missing: Sequence[str], keep: int) -> dict[str, GroupProfile]:
+            return _profiles(store, missing, "*", entity_fields, keep)
+
+        hit_rows = [by_id[i] for i in ids]
+        profiles = template_profiles(store, hit_rows, entity_fields, examples, describe)
     hits = []
     for hit in found:
         profile = profiles.get(hit.id)

@@ -1,0 +1,114 @@
+"""loglens search keeps each template's entities and examples in the store, and renews them
+when the template's events change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loglens.config import load_config
+from loglens.pipeline import Pipeline
+from loglens.semantic import MiniLMEmbedder
+from loglens.semantic.profile_cache import CHECKPOINT
+from loglens.semantic.store_search import SearchResult, search_templates
+from loglens.store import open_store
+from tests.integration.test_search_templates import AUTH, _per_hit
+
+MORE = """\
+May 21 09:00:00 bastion02 sshd[900]: Failed password for carol from 192.0.2.50 port 7001 ssh2
+May 21 09:00:05 bastion02 sshd[901]: Failed password for carol from 192.0.2.50 port 7002 ssh2
+"""
+
+
+@pytest.fixture(scope="module")
+def embedder() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+def _ingest(url: str, folder: Path, name: str, text: str) -> None:
+    log = folder / name
+    log.write_text(text)
+    config = load_config(env={}, overrides={"store.url": url, "ingest.year": 2024})
+    with Pipeline(config) as pipeline:
+        pipeline.ingest([str(log)])
+
+
+def _search(url: str, embedder: MiniLMEmbedder, examples: int = 3) -> SearchResult:
+    with open_store(url) as store:
+        return search_templates(store, "failed login", examples=examples, embedder=embedder)
+
+
+def _shown(result: SearchResult) -> list[tuple[object, ...]]:
+    return [(h.template.id, h.template.events, h.entities, h.examples) for h in result.hits]
+
+
+def _check_against_per_hit(url: str, result: SearchResult) -> None:
+    with open_store(url) as store:
+        for hit in result.hits:
+            shown = (hit.template.events, hit.entities, hit.examples)
+            assert shown == _per_hit(store, hit.template.id, "*", len(hit.examples))
+
+
+def test_kept_profiles_answer_as_fresh_ones(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+    url = f"duckdb:{tmp_path / 's.duckdb'}"
+    _ingest(url, tmp_path, "auth.log", AUTH)
+    first = _search(url, embedder)
+    with open_store(url) as store:
+        kept = store.checkpoint(CHECKPOINT)
+    assert kept is not None and set(kept["templates"]) == {h.template.id for h in first.hits}
+    second = _search(url, embedder)  # from the kept profiles
+    assert _shown(second) == _shown(first)
+    _check_against_per_hit(url, second)
+    fewer = _search(url, embedder, examples=1)
+    assert all(len(h.examples) <= 1 for h in fewer.hits)
+    _check_against_per_hit(url, fewer)
+    more = _search(url, embedder, examples=5)  # more than kept: described again
+    failed = next(h for h in more.hits if h.template.text.startswith("Failed password"))
+    assert len(failed.examples) == 4
+    _check_against_per_hit(url, more)
+
+
+def test_kept_profiles_are_used_until_the_template_changes(
+    tmp_path: Path, embedder: MiniLMEmbedder
+) -> None:
+    url = f"duckdb:{tmp_path / 's.duckdb'}"
+    _ingest(url, tmp_path, "auth.log", AUTH)
+    first = _search(url, embedder)
+    failed = next(h for h in first.hits if h.template.text.startswith("Failed password"))
+    with open_store(url) as store:  # mark the kept entry, to see whether it is read
+        kept = store.checkpoint(CHECKPOINT)
+        assert kept is not None
+        kept["templates"][failed.template.id]["terms"]["user.name"] = [["marked", 99]]
+        store.save_checkpoint(CHECKPOINT, kept)
+    again = _search(url, embedder)
+    marked = next(h for h in again.hits if h.template.id == failed.template.id)
+    assert marked.entities["user.name"] == [("marked", 99)]
+    _ingest(url, tmp_path, "more.log", MORE)  # new events of that template
+    renewed = _search(url, embedder)
+    fresh = next(h for h in renewed.hits if h.template.id == failed.template.id)
+    assert fresh.template.events == failed.template.events + 2
+    assert fresh.entities["user.name"][0] == ("carol", 2)
+    assert fresh.examples[0]["host.name"] == "bastion02"
+    _check_against_per_hit(url, renewed)
+
+
+@pytest.mark.parametrize("damage", [{"fields": "x"}, {"templates": 7}, "entries"])
+def test_damaged_kept_profiles_are_described_again(
+    tmp_path: Path, embedder: MiniLMEmbedder, damage: object
+) -> None:
+    url = f"duckdb:{tmp_path / 's.duckdb'}"
+    _ingest(url, tmp_path, "auth.log", AUTH)
+    first = _search(url, embedder)
+    with open_store(url) as store:
+        kept = store.checkpoint(CHECKPOINT)
+        assert kept is not None
+        if damage == "entries":
+            for entry in kept["templates"].values():
+                entry["terms"] = [1, 2]
+                entry["examples"] = None
+        else:
+            assert isinstance(damage, dict)
+            kept.update(damage)
+        store.save_checkpoint(CHECKPOINT, kept)
+    assert _shown(_search(url, embedder)) == _shown(first)
