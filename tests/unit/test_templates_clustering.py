@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from loglens.templates import TemplateMiner
-from loglens.templates.tokens import keyed_wildcard, token_matches
+from loglens.templates import TemplateMiner, mask_message
+from loglens.templates.tokens import common_wrapping, keyed_wildcard, token_matches
 
 W = "<*>"
 
@@ -83,3 +83,18 @@ def test_keyed_values_keep_their_quotes_and_closers() -> None:
     assert token_matches(f'tag="{W}",', 'tag="AudioMix",')
     assert token_matches(f"rhost={W}", "rhost=")  # an empty value is a value
     assert not token_matches(f'tag="{W}",', "tag=AudioMix")
+
+
+def test_a_plain_wildcard_keeps_the_wrapping_every_value_shares() -> None:
+    packages = [f"Package_for_KB{i}~31bf~amd64~~6.1.1.{i}" for i in range(5)]
+    texts = templates_of([f"Read package: {p}, State: {i}" for i, p in enumerate(packages)])
+    assert set(texts) == {f"Read package: {W}, State: {W}"}
+    assert common_wrapping(["'{a}',", "'{b}',"]) == f"'{{{W}}}',"
+    assert common_wrapping(["alice(uid=1),", "bob(uid=2),"]) == f"{W},"  # ')' is the value's
+    assert common_wrapping(["(a)", "b"]) == W
+
+
+def test_spelled_out_units_stay_words() -> None:
+    assert mask_message("Took 19.47 seconds to spawn") == f"Took {W} seconds to spawn"
+    assert mask_message("order: 0, 4096 bytes") == f"order: {W}, {W} bytes"
+    assert mask_message("waited 250ms, stored 16.8 KB") == f"waited {W}, stored {W}"

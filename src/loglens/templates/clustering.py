@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from loglens.templates.masks import WILDCARD
 from loglens.templates.tokens import (
     Tokens,
+    common_wrapping,
     is_qualified_name,
     is_variable,
     is_wordlike,
@@ -109,6 +110,12 @@ def _templates_of_group(
             rule[position] = None
         else:
             rule[position] = "" if None in {key_of(value) for value in values} else "k"
+    # A plain wildcard keeps the brackets and punctuation every value has around it.
+    wrapped = {
+        position: common_wrapping([member[position] for member in members])
+        for position, how in rule.items()
+        if how == ""
+    }
     result: dict[Tokens, Tokens] = {}
     for member in members:
         tokens = []
@@ -119,7 +126,7 @@ def _templates_of_group(
             elif how == "k":
                 tokens.append(keyed_wildcard(token))
             else:
-                tokens.append(WILDCARD)
+                tokens.append(wrapped[position])
         result[member] = tuple(tokens)
     return result
 

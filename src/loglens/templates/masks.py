@@ -72,11 +72,13 @@ MASKS: tuple[Mask, ...] = (
         r"|\b[A-Za-z]:\\[^\s\"'<>|,;]*",
     ),
     Mask("hex", r"\b0[xX][0-9A-Fa-f]+\b|\b[0-9A-Fa-f]*[0-9][0-9A-Fa-f]*[A-Fa-f][0-9A-Fa-f]*\b"),
+    # A unit symbol belongs to its value (250ms, 1.5 s, 16.8 KB); a unit word after a space is
+    # a word of the message (took 19.47 seconds, 4096 bytes).
     Mask(
         "duration",
-        r"\b[0-9]+(?:\.[0-9]+)?\s?(?:ns|us|µs|ms|s|sec|secs|seconds|min|mins|minutes|h|hrs|hours)\b",
+        r"\b[0-9]+(?:\.[0-9]+)?(?:\s?(?:ns|us|µs|ms|s|h)|sec|secs|seconds|min|mins|minutes|hrs|hours)\b",
     ),
-    Mask("size", r"\b[0-9]+(?:\.[0-9]+)?\s?(?:[KMGTP]i?B|[kKMGT]|B|bytes?)\b"),
+    Mask("size", r"\b[0-9]+(?:\.[0-9]+)?(?:\s?(?:[KMGTP]i?B|[kKMGT]|B)|bytes?)\b"),
     Mask("literal", r"\b(?:true|false|null|True|False|Null|TRUE|FALSE|NULL)\b"),
     Mask("number", r"(?:\B[+-])?\b[0-9]+(?:\.[0-9]+)*\b"),
 )

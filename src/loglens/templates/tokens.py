@@ -22,6 +22,7 @@ _WHOLE_VALUE_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]*|/")
 _QUALIFIED = re.compile(r"[A-Za-z_]\w*\.[A-Za-z_]\w*")
 _KEY = re.compile(r"[(\[{'\"]?[A-Za-z_][\w.\-]*=")
 _OPENERS = re.compile(r"[(\[{'\"]*")
+_PAIRS = {")": "(", "]": "[", "}": "{", "'": "'", '"': '"'}
 _CLOSERS = re.compile(r"[)\]},;:.'\"!?]*$")
 
 
@@ -80,6 +81,27 @@ def keyed_wildcard(token: str) -> str:
     if value[len(opening) :].endswith(WILDCARD):
         closing = ""
     return f"{key}{opening}{WILDCARD}{closing}"
+
+
+def common_wrapping(tokens: list[str]) -> str:
+    """A wildcard inside the opening brackets and closing punctuation all ``tokens`` share:
+    ``'{a}',`` and ``'{b}',`` give ``'<*>',``; ``<*>`` when they share none."""
+    openings = {_OPENERS.match(token).group(0) for token in tokens}  # type: ignore[union-attr]
+    opening = openings.pop() if len(openings) == 1 else ""
+    closings = {_CLOSERS.search(token[len(opening) :]).group(0) for token in tokens}  # type: ignore[union-attr]
+    closing = _balanced_closing(opening, closings.pop() if len(closings) == 1 else "")
+    if any(len(token) <= len(opening) + len(closing) for token in tokens):
+        return WILDCARD  # a token of punctuation alone: nothing would be left for the value
+    return f"{opening}{WILDCARD}{closing}"
+
+
+def _balanced_closing(opening: str, closing: str) -> str:
+    """``closing`` from after its last bracket or quote that ``opening`` does not open: in
+    ``alice(uid=1000)``, the ``)`` closes a bracket inside the value."""
+    for at in range(len(closing) - 1, -1, -1):
+        if closing[at] in _PAIRS and _PAIRS[closing[at]] not in opening:
+            return closing[at + 1 :]
+    return closing
 
 
 def token_matches(template_token: str, token: str) -> bool:
