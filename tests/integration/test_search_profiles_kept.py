@@ -13,6 +13,7 @@ from loglens.semantic import MiniLMEmbedder
 from loglens.semantic.profile_cache import CHECKPOINT
 from loglens.semantic.store_search import SearchResult, search_templates
 from loglens.store import open_store
+from loglens.store.duckdb import DuckDBStore
 from tests.integration.test_search_templates import AUTH, _per_hit
 
 MORE = """\
@@ -112,3 +113,18 @@ def test_damaged_kept_profiles_are_described_again(
             kept.update(damage)
         store.save_checkpoint(CHECKPOINT, kept)
     assert _shown(_search(url, embedder)) == _shown(first)
+
+
+def test_a_read_only_store_answers_without_keeping(
+    tmp_path: Path, embedder: MiniLMEmbedder
+) -> None:
+    path = tmp_path / "s.duckdb"
+    url = f"duckdb:{path}"
+    _ingest(url, tmp_path, "auth.log", AUTH)
+    first = _search(url, embedder)  # template vectors kept
+    with open_store(url) as store:
+        store.save_checkpoint(CHECKPOINT, {})
+    with DuckDBStore(str(path), read_only=True) as store:
+        again = search_templates(store, "failed login", embedder=embedder)
+        assert store.checkpoint(CHECKPOINT) == {}
+    assert _shown(again) == _shown(first)

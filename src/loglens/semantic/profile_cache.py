@@ -12,10 +12,12 @@ a Lucene filter the counts and values describe the filtered events, and are alwa
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from loglens.errors import StoreError
 from loglens.store.base import GroupProfile, Store, TermsBucket
 from loglens.templates.stored import TemplateRow
 
@@ -58,7 +60,8 @@ def template_profiles(
                 continue
             kept[row.id] = _encode(profile, _stamp(row), keep)
             found[row.id] = _trimmed(profile, examples)
-        store.save_checkpoint(CHECKPOINT, {"fields": list(entity_fields), "templates": kept})
+        with contextlib.suppress(StoreError):  # keeping is a saving: a read-only store answers
+            store.save_checkpoint(CHECKPOINT, {"fields": list(entity_fields), "templates": kept})
     return found
 
 
