@@ -1,11 +1,12 @@
 """Log templates on the cluster store: mined at ingest, listed, searched, as on DuckDB.
 
-A day of generated auth and IDS traffic (about 1,300 events with a message, plus DNS queries
-without one) are ingested with the command line in two steps, the second after the rest of the
-auth log was appended, into a DuckDB file and through each official client into osmem-server.
+Two days of generated auth and IDS traffic (about 2,600 events with a message, plus DNS queries
+without one) are ingested with the command line in two steps, the second after the second half of
+the auth log was appended, into a DuckDB file and through each official client into osmem-server.
 After each step the cluster must hold the same template id on every event and list the same
-templates (ids, texts, counts, first and last seen, examples) as DuckDB; ``loglens search`` must
-rank the same template first.
+templates (ids, texts, counts, first and last seen, examples) as DuckDB; then ``loglens detect
+--method templates`` must find the same new templates, and ``loglens search`` rank the same
+templates.
 """
 
 from __future__ import annotations
@@ -56,11 +57,12 @@ class Step:
 @pytest.fixture(scope="module")
 def traffic(tmp_path_factory: pytest.TempPathFactory) -> Traffic:
     out = tmp_path_factory.mktemp("templates-traffic")
-    # One quiet day; the new account and its sudo use come in the evening, in the appended part.
-    generate(out, days=1, seed=11, rate=0.005, start=datetime(2024, 5, 1, tzinfo=UTC),
+    # Two quiet days; the new account and its IRC traffic come on the second evening, in the
+    # appended part of the auth log.
+    generate(out, days=2, seed=11, rate=0.005, start=datetime(2024, 5, 1, tzinfo=UTC),
              incidents=["new_event_type"])  # fmt: skip
     lines = (out / "auth" / "auth.log").read_text(encoding="utf-8").splitlines(keepends=True)
-    cut = len(lines) * 2 // 3
+    cut = len(lines) // 2  # the second day: a sudo template generalised, the incident
     return Traffic(
         "".join(lines[:cut]),
         "".join(lines[cut:]),
@@ -114,6 +116,7 @@ def to_milliseconds(row: dict[str, Any]) -> dict[str, Any]:
 class Reference:
     url: str
     steps: list[Step]
+    detected: list[dict[str, Any]]  # ``loglens detect --method templates -o json``
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +124,13 @@ def reference(traffic: Traffic, tmp_path_factory: pytest.TempPathFactory) -> Ref
     """The embedded store's two steps: what the cluster must give."""
     work = tmp_path_factory.mktemp("templates-duckdb")
     url = f"duckdb:{work / 'loglens.duckdb'}"
-    return Reference(url, list(ingest_in_two_steps(url, traffic, work)))
+    steps = list(ingest_in_two_steps(url, traffic, work))
+    return Reference(url, steps, detect_templates(url))
+
+
+def detect_templates(store: str) -> list[dict[str, Any]]:
+    printed = run(store, "detect", "--method", "templates", "-o", "json")
+    return [json.loads(line) for line in printed.splitlines() if line.strip()]
 
 
 def cluster_store(cluster: Cluster, index: str = "events") -> str:
@@ -141,8 +150,9 @@ def test_ingest_on_the_cluster_templates_every_message_as_duckdb_does(
     assert {t["id"] for t in second.templates} - {t["id"] for t in first.templates}
     assert set(second.aliases) & {t["id"] for t in first.templates}
 
-    for got, want in zip(ingest_in_two_steps(cluster_store(cluster), traffic, tmp_path),
-                         reference.steps, strict=True):  # fmt: skip
+    url = cluster_store(cluster)
+    for got, want in zip(ingest_in_two_steps(url, traffic, tmp_path), reference.steps,
+                         strict=True):  # fmt: skip
         assert got.event_templates == want.event_templates
         assert got.templates == want.templates
         assert got.aliases == want.aliases
@@ -152,6 +162,13 @@ def test_ingest_on_the_cluster_templates_every_message_as_duckdb_does(
     for event_id, old in first.event_templates.items():
         new = second.event_templates[event_id]
         assert new == (second.aliases.get(old, old) if old is not None else None)
+
+    # The template detectors see the cluster's templates as DuckDB's.
+    detected = detect_templates(url)
+    assert len(reference.detected) >= 2
+    assert [(a["id"], a["explanation"]) for a in detected] == [
+        (a["id"], a["explanation"]) for a in reference.detected
+    ]
 
 
 @needs_model
