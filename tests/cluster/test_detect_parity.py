@@ -7,8 +7,8 @@ anomalies (ids, kinds, windows, series keys, entities, related findings, explana
 the same anomaly documents and tag the same events, and both must be found by a plain
 ``query_string`` search.
 
-Log templates are mined only in DuckDB stores for now (the cluster store keeps no template
-state), so mining is off on both sides and the template detector has nothing to compare.
+Log template mining is off on both sides, to keep the run short: tests/cluster/test_templates.py
+compares the templates and the template detector's findings.
 
 Tolerance: scores, observed and expected values are compared at a relative 1e-6, which allows
 for sums added up in another order, nothing more. Distinct counts are ``cardinality``

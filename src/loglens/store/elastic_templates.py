@@ -13,8 +13,9 @@ scripts (clusters often forbid them) and without pulling every event:
 - Template ids are written by bulk ``update`` actions with a partial document: the matching
   events are searched by message (a ``terms`` query on the keyword, long messages by the same
   search as above) and updated; updated events leave the search, so it is repeated until none
-  is left. Counts are the ``updated`` items the cluster reports. A busy or conflicting item is
-  simply found again by the next round.
+  is left. Counts are the items the cluster reports ``updated`` (or ``noop``: an attempt whose
+  answer was lost set the id already). A busy or conflicting item is simply found again by the
+  next round; rounds that update nothing end in an error after a few tries.
 - Renames search the events by their old id the same way.
 - Statistics are a composite aggregation on the template id with ``min``/``max`` of
   ``@timestamp`` and the earliest event's message (``top_hits``) as the example; the ``new
