@@ -92,6 +92,19 @@ def test_kept_profiles_are_used_until_the_template_changes(
     assert fresh.entities["user.name"][0] == ("carol", 2)
     assert fresh.examples[0]["host.name"] == "bastion02"
     _check_against_per_hit(url, renewed)
+    with open_store(url) as store:  # an entry of a template the store no longer has is dropped
+        kept = store.checkpoint(CHECKPOINT)
+        assert kept is not None
+        kept["templates"]["Tgone"] = kept["templates"][failed.template.id]
+        kept["templates"][failed.template.id] = None
+        store.save_checkpoint(CHECKPOINT, kept)
+    assert _shown(_search(url, embedder)) == _shown(renewed)
+    with open_store(url) as store:
+        kept = store.checkpoint(CHECKPOINT)
+        assert kept is not None and "Tgone" not in kept["templates"]
+        assert kept["templates"][failed.template.id]["stamp"].startswith(
+            f"{fresh.template.events}|"
+        )
 
 
 @pytest.mark.parametrize("damage", [{"fields": "x"}, {"templates": 7}, "entries"])

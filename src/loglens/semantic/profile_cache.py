@@ -13,7 +13,7 @@ a Lucene filter the counts and values describe the filtered events, and are alwa
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -36,9 +36,14 @@ def template_profiles(
     entity_fields: Sequence[str],
     examples: int,
     describe: Describe,
+    current: Collection[str] | None = None,
 ) -> dict[str, GroupProfile]:
     """The profiles of ``templates``: kept ones whose stamp matches, the others described anew
-    (in one call of ``describe``) and kept for the next search."""
+    (in one call of ``describe``) and kept for the next search.
+
+    ``current``: the store's template ids; entries of others (templates generalised since, whose
+    events moved) are dropped when the kept profiles are saved.
+    """
     saved = store.checkpoint(CHECKPOINT) or {}
     entries = saved.get("templates") if saved.get("fields") == list(entity_fields) else None
     kept: dict[str, Any] = dict(entries) if isinstance(entries, dict) else {}
@@ -60,6 +65,8 @@ def template_profiles(
                 continue
             kept[row.id] = _encode(profile, _stamp(row), keep)
             found[row.id] = _trimmed(profile, examples)
+        if current is not None:
+            kept = {tid: entry for tid, entry in kept.items() if tid in current}
         with contextlib.suppress(StoreError):  # keeping is a saving: a read-only store answers
             store.save_checkpoint(CHECKPOINT, {"fields": list(entity_fields), "templates": kept})
     return found

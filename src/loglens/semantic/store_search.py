@@ -104,7 +104,9 @@ def search_templates(
             return _profiles(store, missing, "*", entity_fields, keep)
 
         hit_rows = [by_id[i] for i in ids]
-        profiles = template_profiles(store, hit_rows, entity_fields, examples, describe)
+        profiles = template_profiles(
+            store, hit_rows, entity_fields, examples, describe, current=by_id.keys()
+        )
     hits = []
     for hit in found:
         profile = profiles.get(hit.id)
