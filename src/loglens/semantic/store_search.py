@@ -81,7 +81,7 @@ def search_templates(
     rows = list_templates(store)
     narrowed = lucene.strip() not in ("", "*")
     if narrowed:
-        counts = _filtered_counts(store, lucene, len(rows))
+        counts = _filtered_counts(store, lucene, [r.id for r in rows])
         rows = [replace(r, events=counts[r.id]) for r in rows if r.id in counts]
     model = embedder or MiniLMEmbedder()
     cache = load_embeddings(store, model.name, model.dim)
@@ -123,9 +123,10 @@ def search_templates(
     return SearchResult(hits, len(rows), encoded, rank_seconds, time.perf_counter() - started)
 
 
-def _filtered_counts(store: Store, lucene: str, size: int) -> dict[str, int]:
-    terms = store.terms(TEMPLATE_FIELD, Query(text=lucene, size=None), size=max(size, 1))
-    return {str(b.value): b.count for b in terms.buckets}
+def _filtered_counts(store: Store, lucene: str, ids: Sequence[str]) -> dict[str, int]:
+    """Each template's events among those ``lucene`` selects (templates without any left out)."""
+    found = store.profiles(TEMPLATE_FIELD, ids, Query(text=lucene, size=None), examples=0)
+    return {tid: profile.events for tid, profile in found.items()}
 
 
 def _profiles(
