@@ -64,7 +64,7 @@ def test_ingest_mines_templates_and_keeps_ids_across_appended_data(tmp_path: Pat
     assert set(after.values()) <= set(texts)
     assert sum(t.events for t in listed) == len(after)
     by_text = {t.text: t for t in listed}
-    accepted = "Accepted publickey for alice from <*> port <*> ssh<*>: ED<*> SHA<*>"
+    accepted = "Accepted publickey for alice from <*> port <*> ssh2: ED25519 SHA<*>"
     assert accepted in by_text, sorted(by_text)
     assert by_text[accepted].example is not None
     assert by_text[accepted].example.startswith("Accepted publickey for ")

@@ -92,9 +92,21 @@ def test_a_plain_wildcard_keeps_the_wrapping_every_value_shares() -> None:
     assert common_wrapping(["'{a}',", "'{b}',"]) == f"'{{{W}}}',"
     assert common_wrapping(["alice(uid=1),", "bob(uid=2),"]) == f"{W},"  # ')' is the value's
     assert common_wrapping(["(a)", "b"]) == W
+    assert common_wrapping(["sda1):", "sdb2):"]) == f"{W}):"  # ')' closes "(device"
 
 
 def test_spelled_out_units_stay_words() -> None:
     assert mask_message("Took 19.47 seconds to spawn") == f"Took {W} seconds to spawn"
     assert mask_message("order: 0, 4096 bytes") == f"order: {W}, {W} bytes"
     assert mask_message("waited 250ms, stored 16.8 KB") == f"waited {W}, stored {W}"
+
+
+def test_numbered_names_are_written_out_when_shared_versions_are_not() -> None:
+    texts = templates_of(
+        [f"jk2_init() Found child {i} in scoreboard slot {i % 7}" for i in range(5)]
+        + [f"mtrr: v2.0 ({i}0519)" for i in range(3)]
+        + [f"link up on tty{i}" for i in range(3)]
+    )
+    assert texts[0] == f"jk2_init() Found child {W} in scoreboard slot {W}"
+    assert texts[5] == f"mtrr: v{W} ({W})"
+    assert set(texts[8:]) == {f"link up on tty{W}"}

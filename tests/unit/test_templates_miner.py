@@ -32,8 +32,8 @@ def texts_of(table: pa.Table) -> list[str | None]:
 def test_groups_messages_into_templates() -> None:
     table = TemplateMiner().assign(SSH + VM)
     texts = texts_of(table)
-    # A word holding a digit is a variable (ssh2 -> ssh<*>): masking stays dataset-agnostic.
-    assert texts[0] == f"Failed password for root from {W} port {W} ssh{W}"
+    # A name with a number that every message of the template shares is written out (ssh2).
+    assert texts[0] == f"Failed password for root from {W} port {W} ssh2"
     assert texts[40] == f"Invalid user {W} from {W}"
     assert len(set(texts[40:44])) == 1
     # Two VM states are two events, not one template with a variable.
@@ -77,6 +77,16 @@ def test_appended_data_keeps_known_ids() -> None:
     assert after[len(more) :] == before
     assert len(set(after[: len(more)])) == 1
     assert after[0] not in before
+
+
+def test_a_numbered_name_generalises_when_appended_data_varies_it() -> None:
+    miner = TemplateMiner().fit(SSH)
+    old = ids_of(miner.assign(SSH[:1], learn=False))[0]
+    assert old is not None
+    ssh1 = [line.replace("ssh2", "ssh1") for line in SSH[:3]]
+    new = ids_of(miner.assign(ssh1 + SSH[:1]))
+    assert new[0] == new[-1] == miner.resolve(old) != old
+    assert miner.templates_[new[0]].text == f"Failed password for root from {W} port {W} ssh{W}"
 
 
 def test_generalised_template_maps_the_old_id_forward() -> None:

@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from loglens.templates.masks import WILDCARD
 from loglens.templates.tokens import (
     Tokens,
+    canonical_token,
     common_wrapping,
     is_qualified_name,
     is_variable,
@@ -170,7 +171,7 @@ def _mergeable(a: Tokens, b: Tokens, max_gaps: int) -> bool:
     for x, y in zip(a, b, strict=True):
         if x == y:
             anchors += not is_variable(x)
-        elif _facing(x, y):
+        elif _facing(x, y) or _same_name(x, y):
             gaps += 1
             if gaps > max_gaps:
                 return False
@@ -199,8 +200,17 @@ def _generalises(wild: str, word: str) -> bool:
     return is_variable(wild) and token_matches(wild, word)
 
 
+def _same_name(x: str, y: str) -> bool:
+    """Whether two written-out numbered names differ only in their number (``ssh2``, ``ssh1``)."""
+    canonical = canonical_token(x)
+    return is_variable(canonical) and canonical == canonical_token(y)
+
+
 def _general(a: str, b: str) -> str:
-    """The token covering both ``a`` and ``b``, which are equal or one covers the other."""
+    """The token covering both ``a`` and ``b``: equal, one covering the other, or two numbered
+    names of one canonical form (``ssh2`` and ``ssh1`` give ``ssh<*>``)."""
     if a == b or _generalises(a, b):
         return a
-    return b if _generalises(b, a) else WILDCARD
+    if _generalises(b, a):
+        return b
+    return canonical_token(a) if _same_name(a, b) else WILDCARD

@@ -31,7 +31,7 @@ from loglens.templates.state import (
     load_state,
     template_id,
 )
-from loglens.templates.tokens import Tokens, token_matches, tokenize
+from loglens.templates.tokens import Tokens, token_matches, tokenize, with_constant_words
 
 # pyarrow has no type stubs: its arrays are Any to mypy.
 Messages: TypeAlias = Iterable[str | None] | Any
@@ -111,11 +111,11 @@ class TemplateMiner:
         left unchanged.
         """
         distinct = _distinct(messages, weights)
-        tokens = [tokenize(m) for m in distinct.masked]
-        slots = [self._match(t) for t in tokens]
+        words = [_words(m) for m in distinct.masked]
+        slots = [self._match(w) for w in words]
         if learn:
-            self._learn(distinct.masked, distinct.line_counts, tokens=tokens, matched=slots)
-            slots = [self._match(t) for t in tokens]
+            self._learn(distinct.masked, distinct.line_counts, words=words, matched=slots)
+            slots = [self._match(w) for w in words]
         ids = sorted({s for s in slots if s is not None})
         position = {tid: i for i, tid in enumerate(ids)}
         masked_to_slot = pa.array([position.get(s) if s else None for s in slots], pa.int32())
@@ -167,33 +167,46 @@ class TemplateMiner:
         masked: Sequence[str],
         line_counts: np.ndarray,
         *,
-        tokens: list[Tokens] | None = None,
+        words: list[Tokens] | None = None,
         matched: list[str | None] | None = None,
     ) -> None:
-        tokens = tokens if tokens is not None else [tokenize(m) for m in masked]
-        matched = matched if matched is not None else [self._match(t) for t in tokens]
+        words = words if words is not None else [_words(m) for m in masked]
+        matched = matched if matched is not None else [self._match(w) for w in words]
         counts: Counter[str] = Counter()
         unmatched: Counter[Tokens] = Counter()
-        for message, slot, lines in zip(tokens, matched, line_counts.tolist(), strict=True):
+        shared: dict[Tokens, Tokens] = {}
+        for message, slot, lines in zip(words, matched, line_counts.tolist(), strict=True):
             if slot is None:
-                unmatched[message] += lines
+                tokens = tokenize(" ".join(message))
+                unmatched[tokens] += lines
+                shared[tokens] = _shared_words(shared.get(tokens), message)
             else:
                 counts[slot] += lines
         if unmatched:
-            self._add_templates(unmatched, counts)
+            self._add_templates(unmatched, shared, counts)
         for tid, lines in counts.items():
             current = self.templates_[self.resolve(tid)]
             self.templates_[current.id] = replace(current, count=current.count + lines)
 
-    def _add_templates(self, unmatched: Counter[Tokens], counts: Counter[str]) -> None:
+    def _add_templates(
+        self, unmatched: Counter[Tokens], shared: dict[Tokens, Tokens], counts: Counter[str]
+    ) -> None:
+        """Mine ``unmatched`` (canonical messages and their lines) into templates; ``shared``
+        gives each message's masked words where all its lines agree ("" where they differ)."""
         found = cluster(
             unmatched,
             max_constant_values=self.max_constant_values,
             max_merge_gaps=self.max_merge_gaps,
         )
+        words_of: dict[Tokens, Tokens] = {}
+        for message in unmatched:
+            words_of[found[message]] = _shared_words(words_of.get(found[message]), shared[message])
+        rendered = {
+            template: with_constant_words(template, words_of[template]) for template in words_of
+        }
         new_counts: Counter[Tokens] = Counter()
         for message, lines in unmatched.items():
-            new_counts[found[message]] += lines
+            new_counts[rendered[found[message]]] += lines
         known = {tuple(t.text.split(" ")) if t.text else (): t for t in self.templates_.values()}
         merged = merge_templates(sorted(set(known) | set(new_counts)), self.max_merge_gaps)
         for old_tokens, old in known.items():
@@ -219,7 +232,8 @@ class TemplateMiner:
     # -- matching ---------------------------------------------------------------------------
 
     def _match(self, message: Tokens) -> str | None:
-        """The most specific template fitting ``message`` (fewest wildcards, then text)."""
+        """The most specific template fitting ``message``'s masked words (fewest wildcards,
+        then text)."""
         if self._index is None:
             index: dict[int, list[tuple[Tokens, str]]] = {}
             for template in sorted(
@@ -257,6 +271,17 @@ class TemplateMiner:
 
 def _text(tokens: Tokens) -> str:
     return " ".join(tokens)
+
+
+def _words(masked: str) -> Tokens:
+    return tuple(masked.split())
+
+
+def _shared_words(seen: Tokens | None, words: Tokens) -> Tokens:
+    """Per position, the word all messages so far agree on, or ""."""
+    if seen is None:
+        return words
+    return tuple(a if a == b else "" for a, b in zip(seen, words, strict=True))
 
 
 def _parameter_pattern(text: str) -> re.Pattern[str]:

@@ -22,6 +22,10 @@ _WHOLE_VALUE_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]*|/")
 _QUALIFIED = re.compile(r"[A-Za-z_]\w*\.[A-Za-z_]\w*")
 _KEY = re.compile(r"[(\[{'\"]?[A-Za-z_][\w.\-]*=")
 _OPENERS = re.compile(r"[(\[{'\"]*")
+_NUMBERED_NAME = re.compile(
+    r"[(\[{'\"]?[A-Za-z][A-Za-z_.-]*[0-9]+(?:[._-][A-Za-z]+)*(?:\(\))?[)\]},;:.'\"!?]*"
+)
+_VERSION = re.compile(r"[vV][0-9]+(?:[._-][0-9A-Za-z]+)*[,;:.)]*")
 _PAIRS = {")": "(", "]": "[", "}": "{", "'": "'", '"': '"'}
 _CLOSERS = re.compile(r"[)\]},;:.'\"!?]*$")
 
@@ -46,6 +50,24 @@ def canonical_token(token: str) -> str:
 def tokenize(masked: str) -> Tokens:
     """Canonical tokens of a masked message."""
     return tuple(canonical_token(token) for token in masked.split())
+
+
+def is_numbered_name(word: str) -> bool:
+    """Whether a masked word is a name with a number (``ssh2``, ``jk2_init()``, ``tty1:``,
+    ``EXT4-fs``): letters, digits glued to them, at most more words; not a version (``v1.2``)
+    nor a value that merely starts so (``SHA256:Zb3fT1o9``)."""
+    return _NUMBERED_NAME.fullmatch(word) is not None and _VERSION.fullmatch(word) is None
+
+
+def with_constant_words(template: Tokens, words: Tokens) -> Tokens:
+    """``template`` with the numbered names all its messages share written out (``ssh2``
+    rather than ``ssh<*>``): ``words`` are the masked words they agree on, "" elsewhere."""
+    return tuple(
+        word
+        if word and token != word and is_numbered_name(word) and canonical_token(word) == token
+        else token
+        for token, word in zip(template, words, strict=True)
+    )
 
 
 def is_variable(token: str) -> bool:
@@ -85,21 +107,25 @@ def keyed_wildcard(token: str) -> str:
 
 def common_wrapping(tokens: list[str]) -> str:
     """A wildcard inside the opening brackets and closing punctuation all ``tokens`` share:
-    ``'{a}',`` and ``'{b}',`` give ``'<*>',``; ``<*>`` when they share none."""
+    ``'{a}',`` and ``'{b}',`` give ``'{<*>}',``; ``<*>`` when they share none."""
     openings = {_OPENERS.match(token).group(0) for token in tokens}  # type: ignore[union-attr]
     opening = openings.pop() if len(openings) == 1 else ""
-    closings = {_CLOSERS.search(token[len(opening) :]).group(0) for token in tokens}  # type: ignore[union-attr]
-    closing = _balanced_closing(opening, closings.pop() if len(closings) == 1 else "")
+    closings = {_outer_closing(token, opening) for token in tokens}
+    closing = closings.pop() if len(closings) == 1 else ""
     if any(len(token) <= len(opening) + len(closing) for token in tokens):
         return WILDCARD  # a token of punctuation alone: nothing would be left for the value
     return f"{opening}{WILDCARD}{closing}"
 
 
-def _balanced_closing(opening: str, closing: str) -> str:
-    """``closing`` from after its last bracket or quote that ``opening`` does not open: in
-    ``alice(uid=1000)``, the ``)`` closes a bracket inside the value."""
+def _outer_closing(token: str, opening: str) -> str:
+    """The closing punctuation of ``token`` after ``opening``, from after its last bracket or
+    quote opened inside the value: in ``alice(uid=1000),`` the ``)`` is the value's, in
+    ``sda1):`` it closes ``(device``."""
+    rest = token[len(opening) :]
+    closing = _CLOSERS.search(rest).group(0)  # type: ignore[union-attr]
+    body = rest[: len(rest) - len(closing)]
     for at in range(len(closing) - 1, -1, -1):
-        if closing[at] in _PAIRS and _PAIRS[closing[at]] not in opening:
+        if closing[at] in _PAIRS and _PAIRS[closing[at]] in body:
             return closing[at + 1 :]
     return closing
 
