@@ -29,7 +29,7 @@ from loglens.normalize import (
     Pseudonymizer,
     event_id_sql,
 )
-from loglens.parse.base import ParseContext, Parser, Sample
+from loglens.parse.base import FastPath, ParseContext, Parser, Sample
 from loglens.parse.registry import detect_format, get_parser
 from loglens.query import IPV4_TO_INT_MACRO
 from loglens.schema import FIELDS, PARSE_FAILURE_TAG, quote_ident
@@ -99,7 +99,7 @@ class _IndexInput:
     record: IngestRecord
     parser: Parser
     ctx: ParseContext
-    parser_sql: str
+    parser_sql: _ParserSql
 
 
 class _HitWriter:
@@ -332,7 +332,7 @@ class Pipeline:
             sample=tuple(h.source for h in hits[:SAMPLE_RECORDS]),
         )
         record = IngestRecord(source, parser.name, method or "", started=datetime.now(UTC))
-        return _IndexInput(record, parser, ctx, parser.sql(ctx))
+        return _IndexInput(record, parser, ctx, _ParserSql.of(parser, ctx))
 
     def input_host(self, source: InputSource) -> str | None:
         """The host an input came from: ``host_from_path``'s match, else ``host``, else None.
@@ -414,7 +414,7 @@ class Pipeline:
         record: IngestRecord,
     ) -> None:
         con = self.store.staging_connection()
-        parser_sql = parser.sql(ctx)
+        parser_sql = _ParserSql.of(parser, ctx)
         limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
         _run(con, f"SET memory_limit = {_sql_literal(self.config.ingest.memory_limit)}")
         try:
@@ -427,7 +427,7 @@ class Pipeline:
         con: duckdb.DuckDBPyConnection,
         batches: Iterator[RecordBatch],
         parser: Parser,
-        parser_sql: str,
+        parser_sql: _ParserSql,
         ctx: ParseContext,
         record: IngestRecord,
     ) -> None:
@@ -465,7 +465,7 @@ class Pipeline:
         con: duckdb.DuckDBPyConnection,
         batch: RecordBatch,
         parser: Parser,
-        parser_sql: str,
+        parser_sql: _ParserSql,
         ctx: ParseContext,
     ) -> tuple[dict[str, int], str]:
         """Parse one batch; return its skip counts and the SELECT of its canonical events.
@@ -489,7 +489,7 @@ class Pipeline:
                WHERE NOT _blank AND _reader_error IS NULL""",
         )
         try:
-            _run(con, f"CREATE OR REPLACE TEMP TABLE _parsed AS {parser_sql}")
+            _run(con, f"CREATE OR REPLACE TEMP TABLE _parsed AS {parser_sql.for_batch(con)}")
         except duckdb.Error as exc:
             raise ParseError(
                 f"the {parser.name} parser failed on this input: {exc}", location=ctx.source
@@ -727,6 +727,27 @@ class Pipeline:
             )
         finally:
             con.unregister("_scrubbed")
+
+
+@dataclass(frozen=True)
+class _ParserSql:
+    """A parser's SQL, and its cheaper form for batches that allow it."""
+
+    full: str
+    fast: FastPath | None
+
+    @classmethod
+    def of(cls, parser: Parser, ctx: ParseContext) -> _ParserSql:
+        return cls(parser.sql(ctx), parser.fast_path(ctx))
+
+    def for_batch(self, con: duckdb.DuckDBPyConnection) -> str:
+        """The SQL for the registered ``batch``: the fast one when every record passes."""
+        if self.fast is None:
+            return self.full
+        rows = con.execute(
+            f"SELECT count(*) FILTER (WHERE NOT coalesce({self.fast.check}, false)) FROM batch"
+        ).fetchall()
+        return self.fast.sql if rows[0][0] == 0 else self.full
 
 
 def _run(con: duckdb.DuckDBPyConnection, sql: str) -> None:

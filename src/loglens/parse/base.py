@@ -62,6 +62,20 @@ class ParseContext:
     later records are not guaranteed to look like the first ones."""
 
 
+@dataclass(frozen=True)
+class FastPath:
+    """A cheaper SELECT for a batch whose every record passes ``check``.
+
+    A parser whose full SQL routes each record to one of several readings (a plan built from
+    the sample, and a general reading for the rest) can offer the planned reading alone: most
+    batches have no record for the general one, and planning its SQL costs as much as running
+    it on a few hundred thousand records.
+    """
+
+    check: str  # a boolean SQL expression over ``raw``: the fast SQL handles the record
+    sql: str  # a SELECT over ``batch``, with the same output as the full SQL for such records
+
+
 class Parser(ABC):
     """One log format."""
 
@@ -82,6 +96,10 @@ class Parser(ABC):
     @abstractmethod
     def sql(self, ctx: ParseContext) -> str:
         """A SELECT over ``batch`` producing ``record_no``, ECS columns and ``_error``."""
+
+    def fast_path(self, ctx: ParseContext) -> FastPath | None:
+        """A cheaper SQL for batches whose records all pass its check (None: no such SQL)."""
+        return None
 
 
 def share_matching(records: Sequence[str], predicate: object) -> float:

@@ -99,7 +99,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from loglens.parse.base import ParseContext, Parser, Sample, share_matching, sql_string
+from loglens.parse.base import (
+    FastPath,
+    ParseContext,
+    Parser,
+    Sample,
+    share_matching,
+    sql_string,
+)
 from loglens.parse.json_fields import json_path
 from loglens.parse.timestamps import epoch_to_utc, iso_to_utc, naive_to_utc, yearless_to_utc
 from loglens.schema import FIELD_BY_NAME, FIELDS, Kind, quote_ident
@@ -813,6 +820,12 @@ class EcsJsonParser(Parser):
         general = self._select(ctx, _ecs_paths(None), UNPLANNED_RECORDS)
         return planned_union_sql(tops, planned, general)
 
+    def fast_path(self, ctx: ParseContext) -> FastPath | None:
+        tops = sample_top_keys(ctx.sample)
+        if tops is None:
+            return None
+        return FastPath(planned_sql(tops), self._select(ctx, _ecs_paths(tops), "batch"))
+
     def _select(self, ctx: ParseContext, paths: PathCandidates, source: str) -> str:
         fields = mappable_fields()
         kibana_keys = ("source.ip", "url.path", "http.response.status_code")
@@ -1253,6 +1266,15 @@ UNPLANNED_RECORDS = "(SELECT record_no, raw FROM batch SEMI JOIN _unplanned USIN
 """The records of ``batch`` a plan does not take (inside :func:`planned_union_sql`)."""
 
 
+def planned_sql(top_keys: Iterable[str]) -> str:
+    """True for a record a plan for ``top_keys`` takes (see :func:`planned_union_sql`)."""
+    keys = "[" + ", ".join(sql_string(k) for k in sorted(top_keys)) + "]"
+    return (
+        f"coalesce(starts_with(raw, '{{') AND len(list_filter(try(json_keys(raw)), "
+        f"lambda k: NOT list_contains({keys}, k))) = 0, false)"
+    )
+
+
 def planned_union_sql(top_keys: Iterable[str], planned: str, general: str) -> str:
     """One row per record: ``planned`` for the records a plan takes, ``general`` for the rest.
 
@@ -1262,12 +1284,8 @@ def planned_union_sql(top_keys: Iterable[str], planned: str, general: str) -> st
     parse into NULL, i.e. not taken) decides, once per record. Only the numbers of the records
     not taken are kept (usually none), and each branch joins ``batch`` with them.
     """
-    keys = "[" + ", ".join(sql_string(k) for k in sorted(top_keys)) + "]"
-    taken = (
-        f"coalesce(starts_with(raw, '{{') AND len(list_filter(try(json_keys(raw)), "
-        f"lambda k: NOT list_contains({keys}, k))) = 0, false)"
-    )
-    return f"""WITH _unplanned AS MATERIALIZED (SELECT record_no FROM batch WHERE NOT {taken})
+    return f"""WITH _unplanned AS MATERIALIZED
+    (SELECT record_no FROM batch WHERE NOT {planned_sql(top_keys)})
 SELECT * FROM ({planned})
 UNION ALL BY NAME
 SELECT * FROM ({general})"""
