@@ -80,6 +80,7 @@ def test_keyed_values_keep_their_quotes_and_closers() -> None:
     texts = templates_of([f'acquire lock=1{i}, tag="{tag}", pid=7' for i, tag in enumerate(tags)])
     assert set(texts) == {f'acquire lock={W}, tag="{W}", pid={W}'}
     assert keyed_wildcard(f"(uid={W})") == f"(uid={W})"
+    assert keyed_wildcard(f"ws=WorkSource{{{W}}},") == f"ws={W},"  # '}' is the value's
     assert token_matches(f'tag="{W}",', 'tag="AudioMix",')
     assert token_matches(f"rhost={W}", "rhost=")  # an empty value is a value
     assert not token_matches(f'tag="{W}",', "tag=AudioMix")

@@ -95,13 +95,12 @@ def key_of(token: str) -> str | None:
 
 def keyed_wildcard(token: str) -> str:
     """A ``key=value`` token with its value as a wildcard, quotes and closers kept:
-    ``tag="AudioMix",`` becomes ``tag="<*>",`` and ``(uid=<*>)`` stays."""
+    ``tag="AudioMix",`` becomes ``tag="<*>",``, ``ws=WorkSource{<*>},`` becomes ``ws=<*>,``
+    and ``(uid=<*>)`` stays."""
     key = key_of(token) or ""
     value = token[len(key) :]
     opening = _OPENERS.match(value).group(0)  # type: ignore[union-attr]
-    closing = _CLOSERS.search(value[len(opening) :]).group(0)  # type: ignore[union-attr]
-    if value[len(opening) :].endswith(WILDCARD):
-        closing = ""
+    closing = "" if value.endswith(WILDCARD) else _outer_closing(value, opening)
     return f"{key}{opening}{WILDCARD}{closing}"
 
 
