@@ -93,6 +93,7 @@ def test_a_plain_wildcard_keeps_the_wrapping_every_value_shares() -> None:
     assert common_wrapping(["'{a}',", "'{b}',"]) == f"'{{{W}}}',"
     assert common_wrapping(["alice(uid=1),", "bob(uid=2),"]) == f"{W},"  # ')' is the value's
     assert common_wrapping(["(a)", "b"]) == W
+    assert common_wrapping(["()", "(host.example.org)"]) == f"({W})"  # an empty value is a value
     assert common_wrapping(["sda1):", "sdb2):"]) == f"{W}):"  # ')' closes "(device"
 
 

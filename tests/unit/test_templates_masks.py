@@ -94,6 +94,7 @@ def test_arrow_and_python_masking_agree() -> None:
         (f"(uid={W})", f"(uid={W})"),
         ("appattempt_1445144423722_0020_000001", W),
         ("rdd_2_3,", f"{W},"),
+        ("[DFSClient_NONMAPREDUCE_1537864556_1]", f"[{W}]"),
         (f"{W},{W}", W),
         ("(45C),", f"({W}),"),
         ("plain", "plain"),

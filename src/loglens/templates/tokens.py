@@ -18,7 +18,7 @@ Tokens = tuple[str, ...]
 _FIRST_VARIABLE = re.compile(r"[0-9]|<\*>")
 # A prefix that belongs to the value it leads: an identifier joined by underscores (``blk_``,
 # ``job_``, ``rdd_``) or the slash before an address (``/10.0.0.1``).
-_WHOLE_VALUE_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]*|/")
+_WHOLE_VALUE_PREFIX = re.compile(r"([(\[{'\"]*)(?:[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]*|/)")
 _QUALIFIED = re.compile(r"[A-Za-z_]\w*\.[A-Za-z_]\w*")
 _KEY = re.compile(r"[(\[{'\"]?[A-Za-z_][\w.\-]*=")
 _OPENERS = re.compile(r"[(\[{'\"]*")
@@ -40,8 +40,9 @@ def canonical_token(token: str) -> str:
     # is part of the name (node-12).
     if prefix[-1:] in ("-", "+") and (len(prefix) == 1 or not prefix[-2].isalnum()):
         prefix = prefix[:-1]
-    if _WHOLE_VALUE_PREFIX.fullmatch(prefix):
-        prefix = ""  # blk_<*>, job_<*>, /<*>: the whole token is the value
+    whole = _WHOLE_VALUE_PREFIX.fullmatch(prefix)
+    if whole:
+        prefix = whole.group(1)  # blk_<*>, [job_<*>], /<*>: the whole word is the value
     rest = token[found.start() :]
     closers = "" if rest.endswith(WILDCARD) else _CLOSERS.search(rest).group(0)  # type: ignore[union-attr]
     return prefix + WILDCARD + closers
@@ -111,9 +112,7 @@ def common_wrapping(tokens: list[str]) -> str:
     opening = openings.pop() if len(openings) == 1 else ""
     closings = {_outer_closing(token, opening) for token in tokens}
     closing = closings.pop() if len(closings) == 1 else ""
-    if any(len(token) <= len(opening) + len(closing) for token in tokens):
-        return WILDCARD  # a token of punctuation alone: nothing would be left for the value
-    return f"{opening}{WILDCARD}{closing}"
+    return f"{opening}{WILDCARD}{closing}"  # the value may be empty: "()" fits "(<*>)"
 
 
 def _outer_closing(token: str, opening: str) -> str:
