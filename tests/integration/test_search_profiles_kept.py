@@ -9,7 +9,7 @@ import pytest
 
 from loglens.config import load_config
 from loglens.pipeline import Pipeline
-from loglens.semantic import MiniLMEmbedder
+from loglens.semantic import MiniLMEmbedder, profile_cache
 from loglens.semantic.profile_cache import CHECKPOINT
 from loglens.semantic.store_search import SearchResult, search_templates
 from loglens.store import open_store
@@ -141,3 +141,23 @@ def test_a_read_only_store_answers_without_keeping(
         again = search_templates(store, "failed login", embedder=embedder)
         assert store.checkpoint(CHECKPOINT) == {}
     assert _shown(again) == _shown(first)
+
+
+def test_the_least_recently_described_are_dropped_beyond_the_limit(
+    tmp_path: Path, embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(profile_cache, "MAX_KEPT", 2)
+    url = f"duckdb:{tmp_path / 's.duckdb'}"
+    _ingest(url, tmp_path, "auth.log", AUTH)
+    with open_store(url) as store:
+        disk = search_templates(store, "disk error", top=1, embedder=embedder)
+        login = search_templates(store, "failed login", top=2, embedder=embedder)
+        kept = store.checkpoint(CHECKPOINT)
+        assert kept is not None
+        assert set(kept["templates"]) == {h.template.id for h in login.hits}
+        assert disk.hits[0].template.id not in {h.template.id for h in login.hits}
+        again = search_templates(store, "disk error", top=1, embedder=embedder)
+        kept = store.checkpoint(CHECKPOINT)
+        assert kept is not None and disk.hits[0].template.id in kept["templates"]
+        assert len(kept["templates"]) == 2
+    assert _shown(again) == _shown(disk)

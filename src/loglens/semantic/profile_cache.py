@@ -25,6 +25,9 @@ CHECKPOINT = "template-profiles"
 KEPT_EXAMPLES = 3
 """Examples kept per template at least (the ``loglens search`` default), so that asking for
 fewer or as many finds them."""
+MAX_KEPT = 500
+"""Templates kept at most (the least recently described are dropped first): every search reads
+the whole checkpoint, so it stays a few hundred kilobytes however many templates a store has."""
 
 Describe = Callable[[Sequence[str], int], dict[str, GroupProfile]]
 """Describes templates by id from their events, with that many examples each."""
@@ -58,18 +61,31 @@ def template_profiles(
     if stale:
         keep = max(examples, KEPT_EXAMPLES)
         fresh = describe([row.id for row in stale], keep)
+        saves = _int(saved.get("saves")) + 1
         for row in stale:
             profile = fresh.get(row.id)
             if profile is None:  # no events now: nothing to keep
                 kept.pop(row.id, None)
                 continue
-            kept[row.id] = _encode(profile, _stamp(row), keep)
+            kept[row.id] = {**_encode(profile, _stamp(row), keep), "save": saves}
             found[row.id] = _trimmed(profile, examples)
         if current is not None:
             kept = {tid: entry for tid, entry in kept.items() if tid in current}
+        if len(kept) > MAX_KEPT:
+            newest = sorted(kept, key=lambda tid: -_int(_field(kept[tid], "save")))[:MAX_KEPT]
+            kept = {tid: kept[tid] for tid in newest}
+        state = {"fields": list(entity_fields), "saves": saves, "templates": kept}
         with contextlib.suppress(StoreError):  # keeping is a saving: a read-only store answers
-            store.save_checkpoint(CHECKPOINT, {"fields": list(entity_fields), "templates": kept})
+            store.save_checkpoint(CHECKPOINT, state)
     return found
+
+
+def _field(entry: Any, name: str) -> Any:
+    return entry.get(name) if isinstance(entry, dict) else None
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _stamp(row: TemplateRow) -> str:
