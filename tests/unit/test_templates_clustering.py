@@ -112,3 +112,20 @@ def test_numbered_names_are_written_out_when_shared_versions_are_not() -> None:
     assert texts[0] == f"jk2_init() Found child {W} in scoreboard slot {W}"
     assert texts[5] == f"mtrr: v{W} ({W})"
     assert set(texts[8:]) == {f"link up on tty{W}"}
+
+
+def test_appended_batches_end_as_one_batch_would() -> None:
+    users = ["root", "git", "ftp", "uucp", "admin"]
+    lines = [f"Failed password for {u} from 10.0.{i}.1 port {i} ssh2" for i, u in enumerate(users)]
+    lines += [f"connection from 10.0.0.{i} () at 12:00:0{i}" for i in range(3)]
+    lines += [
+        f"connection from 10.0.1.{i} ({h}.example.org) at 12:00:0{i}" for i, h in enumerate("abc")
+    ]
+    at_once = templates_of(lines)
+    miner = TemplateMiner()
+    for line in lines:  # one message per batch: each alone, nothing varies yet
+        miner.assign([line])
+    texts = miner.assign(lines, learn=False).column("template").to_pylist()
+    assert texts == at_once
+    assert texts[0] == f"Failed password for {W} from {W} port {W} ssh2"
+    assert set(texts[5:]) == {f"connection from {W} ({W}) at {W}"}

@@ -57,6 +57,8 @@ def cluster(
     result: dict[Tokens, Tokens] = {}
     for length in sorted(by_length):
         local = _cluster_length(by_length[length], max_constant_values)
+        general = generalise_constants(sorted(set(local.values())), max_constant_values)
+        local = {message: general[template] for message, template in local.items()}
         if max_merge_gaps > 0:
             merged = merge_templates(sorted(set(local.values())), max_merge_gaps)
             local = {message: merged[template] for message, template in local.items()}
@@ -142,6 +144,39 @@ def _holds_masked_values(values: list[str]) -> bool:
     return all(_facing(v, w) for v in variables for w in words)
 
 
+def generalise_constants(templates: list[Tokens], max_constant_values: int) -> dict[Tokens, Tokens]:
+    """Make a position a variable where more than ``max_constant_values`` templates differ only
+    there, as within one group (step 3): templates learned from appended data (``for root``,
+    then ``for git``, ``for ftp``, ``for uucp``) end as one would have been learned at once.
+
+    The first word names the event and keys that differ are different fields: neither merges.
+    """
+    mapping = {template: template for template in templates}
+    width = max(map(len, templates), default=0)
+    for position in range(1, width):
+        groups: dict[tuple[int, Tokens], list[Tokens]] = defaultdict(list)
+        for template in sorted(set(mapping.values())):
+            if len(template) > position and not is_variable(template[position]):
+                rest = template[:position] + template[position + 1 :]
+                groups[(len(template), rest)].append(template)
+        for members in groups.values():
+            words = [member[position] for member in members]
+            keys = {key_of(word) for word in words}
+            if len(members) <= max_constant_values or (None not in keys and len(keys) > 1):
+                continue
+            token = common_wrapping(words) if None in keys else keyed_wildcard(words[0])
+            # Punctuation alone is structure, unless brackets around an empty value: () (<*>).
+            if not all(
+                is_wordlike(w) or (token != WILDCARD and token_matches(token, w)) for w in words
+            ):
+                continue
+            general = {
+                member: (*member[:position], token, *member[position + 1 :]) for member in members
+            }
+            mapping = {source: general.get(target, target) for source, target in mapping.items()}
+    return mapping
+
+
 def merge_templates(templates: list[Tokens], max_gaps: int) -> dict[Tokens, Tokens]:
     """Merge same-length templates that differ only where one side is a wildcard.
 
@@ -187,6 +222,8 @@ def _facing(x: str, y: str) -> bool:
     key, the wildcard must cover the other value (``mask=<*>`` covers ``mask=ffffffff``, but
     ``tty=:<*>`` is another kind of value than ``tty=NODEVssh``).
     """
+    if WILDCARD not in (x, y) and (_generalises(x, y) or _generalises(y, x)):
+        return True  # (<*>) covers () too
     if not (is_variable(x) and is_wordlike(y)) and not (is_variable(y) and is_wordlike(x)):
         return False
     x_key, y_key = key_of(x), key_of(y)

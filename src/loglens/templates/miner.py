@@ -21,6 +21,7 @@ from loglens.templates.clustering import (
     DEFAULT_MAX_CONSTANT_VALUES,
     DEFAULT_MAX_MERGE_GAPS,
     cluster,
+    generalise_constants,
     merge_templates,
 )
 from loglens.templates.masks import WILDCARD, mask_array
@@ -208,7 +209,10 @@ class TemplateMiner:
         for message, lines in unmatched.items():
             new_counts[rendered[found[message]]] += lines
         known = {tuple(t.text.split(" ")) if t.text else (): t for t in self.templates_.values()}
-        merged = merge_templates(sorted(set(known) | set(new_counts)), self.max_merge_gaps)
+        candidates = sorted(set(known) | set(new_counts))
+        general = generalise_constants(candidates, self.max_constant_values)
+        merged_general = merge_templates(sorted(set(general.values())), self.max_merge_gaps)
+        merged = {template: merged_general[general[template]] for template in candidates}
         for old_tokens, old in known.items():
             target = merged[old_tokens]
             if target != old_tokens:
