@@ -17,7 +17,9 @@ message, the words whose position-frequency is the value most words share. Here,
    word (at most ``max_merge_gaps`` positions, and sharing at least one constant word) are merged:
    ``mask=ffffffff`` is one more value of ``mask=<*>``. Tokens of different keys never face each
    other, and of one key the wildcard must cover the other (``tty=:<*>`` does not cover
-   ``tty=NODEVssh``).
+   ``tty=NODEVssh``). Before that, more than ``max_constant_values`` templates that differ at
+   one word only become one template with a variable there (:func:`generalise_constants`), so
+   data mined in several batches ends as if mined at once.
 
 Everything iterates in sorted order, so the result does not depend on hash seeds or input order.
 """
