@@ -11,7 +11,12 @@ from loglens.config import load_config
 from loglens.pipeline import Pipeline
 from loglens.semantic import MiniLMEmbedder, profile_cache
 from loglens.semantic.profile_cache import CHECKPOINT
-from loglens.semantic.store_search import SearchResult, search_templates
+from loglens.semantic.store_search import (
+    ENTITY_FIELDS,
+    EXAMPLE_FIELDS,
+    SearchResult,
+    search_templates,
+)
 from loglens.store import open_store
 from loglens.store.duckdb import DuckDBStore
 from tests.integration.test_search_templates import AUTH, _per_hit
@@ -41,7 +46,12 @@ def _search(url: str, embedder: MiniLMEmbedder, examples: int = 3) -> SearchResu
 
 
 def _shown(result: SearchResult) -> list[tuple[object, ...]]:
-    return [(h.template.id, h.template.events, h.entities, h.examples) for h in result.hits]
+    """What an answer shows, in its order (entity fields as asked, event fields as projected)."""
+    return [
+        (h.template.id, h.template.events, list(h.entities.items()),
+         [list(e.items()) for e in h.examples])
+        for h in result.hits
+    ]  # fmt: skip
 
 
 def _check_against_per_hit(url: str, result: SearchResult) -> None:
@@ -60,6 +70,9 @@ def test_kept_profiles_answer_as_fresh_ones(tmp_path: Path, embedder: MiniLMEmbe
     assert kept is not None and set(kept["templates"]) == {h.template.id for h in first.hits}
     second = _search(url, embedder)  # from the kept profiles
     assert _shown(second) == _shown(first)
+    for hit in second.hits:
+        assert list(hit.entities) == [f for f in ENTITY_FIELDS if f in hit.entities]
+        assert all(list(e) == list(EXAMPLE_FIELDS) for e in hit.examples)
     _check_against_per_hit(url, second)
     fewer = _search(url, embedder, examples=1)
     assert all(len(h.examples) <= 1 for h in fewer.hits)
@@ -80,7 +93,10 @@ def test_kept_profiles_are_used_until_the_template_changes(
     with open_store(url) as store:  # mark the kept entry, to see whether it is read
         kept = store.checkpoint(CHECKPOINT)
         assert kept is not None
-        kept["templates"][failed.template.id]["terms"]["user.name"] = [["marked", 99]]
+        terms = kept["templates"][failed.template.id]["terms"]
+        kept["templates"][failed.template.id]["terms"] = [
+            [name, [["marked", 99]] if name == "user.name" else values] for name, values in terms
+        ]
         store.save_checkpoint(CHECKPOINT, kept)
     again = _search(url, embedder)
     marked = next(h for h in again.hits if h.template.id == failed.template.id)

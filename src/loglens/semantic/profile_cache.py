@@ -103,11 +103,13 @@ def _encode(profile: GroupProfile, stamp: str, kept_examples: int) -> dict[str, 
         "stamp": stamp,
         "events": profile.events,
         "examples_kept": kept_examples,
-        "terms": {
-            name: [[_value(b.value), b.count] for b in buckets]
+        # Pairs, not objects: the checkpoint's JSON sorts object keys, and the fields' order
+        # (entities as asked, an event's fields as projected) is part of the answer.
+        "terms": [
+            [name, [[_value(b.value), b.count] for b in buckets]]
             for name, buckets in profile.terms.items()
-        },
-        "examples": [{k: _value(v) for k, v in event.items()} for event in profile.examples],
+        ],
+        "examples": [[[k, _value(v)] for k, v in event.items()] for event in profile.examples],
     }
 
 
@@ -120,9 +122,9 @@ def _decode(entry: Any, template_id: str, stamp: str, examples: int) -> GroupPro
             return None
         terms = {
             str(name): [TermsBucket(_restored(value), int(count)) for value, count in buckets]
-            for name, buckets in entry["terms"].items()
+            for name, buckets in entry["terms"]
         }
-        events = [{str(k): _restored(v) for k, v in event.items()} for event in entry["examples"]]
+        events = [{str(k): _restored(v) for k, v in event} for event in entry["examples"]]
         return GroupProfile(template_id, int(entry["events"]), terms, events[:examples])
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
