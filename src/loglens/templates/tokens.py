@@ -1,10 +1,13 @@
 """Tokens of a masked message, in the canonical form the miner clusters.
 
 A message is split on whitespace. A token that still holds a digit or a masked value after
-masking is a variable with some constant decoration (``blk_-6952…``, ``node-246``, ``J12-U11``,
-``(uid=0)``): it becomes its text before the first variable character, one wildcard, and its
-closing punctuation, so ``blk_<*>`` stays apart from ``node-<*>`` while every block id is one
-token.
+masking is a variable with some constant decoration (``node-246``, ``J12-U11``, ``(uid=0)``): it
+becomes its text before the first variable character, one wildcard, and its closing
+punctuation, so ``node-<*>`` stays apart from ``(uid=<*>)``. An id joined by underscores
+(``blk_-6952…``, ``job_1445_0020``) is one value as a whole.
+
+Templates are matched against a message's masked words, so a template may write out a name with
+a number that all its messages share (``ssh2``) where the canonical token is ``ssh<*>``.
 """
 
 from __future__ import annotations
