@@ -152,31 +152,61 @@ def generalise_constants(templates: list[Tokens], max_constant_values: int) -> d
     then ``for git``, ``for ftp``, ``for uucp``) end as one would have been learned at once.
 
     The first word names the event and keys that differ are different fields: neither merges.
+    Rounds repeat until nothing changes (a word made variable can bring templates together).
     """
     mapping = {template: template for template in templates}
-    width = max(map(len, templates), default=0)
-    for position in range(1, width):
-        groups: dict[tuple[int, Tokens], list[Tokens]] = defaultdict(list)
-        for template in sorted(set(mapping.values())):
-            if len(template) > position and not is_variable(template[position]):
-                rest = template[:position] + template[position + 1 :]
-                groups[(len(template), rest)].append(template)
-        for members in groups.values():
-            words = [member[position] for member in members]
-            keys = {key_of(word) for word in words}
-            if len(members) <= max_constant_values or (None not in keys and len(keys) > 1):
+    while True:
+        general: dict[Tokens, Tokens] = {}
+        for position, members in _one_word_apart(sorted(set(mapping.values()))):
+            if len(members) <= max_constant_values or any(m in general for m in members):
                 continue
-            token = common_wrapping(words) if None in keys else keyed_wildcard(words[0])
-            # Punctuation alone is structure, unless brackets around an empty value: () (<*>).
-            if not all(
-                is_wordlike(w) or (token != WILDCARD and token_matches(token, w)) for w in words
-            ):
-                continue
-            general = {
-                member: (*member[:position], token, *member[position + 1 :]) for member in members
-            }
-            mapping = {source: general.get(target, target) for source, target in mapping.items()}
-    return mapping
+            token = _variable_for([member[position] for member in members])
+            if token is not None:
+                for member in members:
+                    general[member] = (*member[:position], token, *member[position + 1 :])
+        if not general:
+            return mapping
+        mapping = {source: general.get(target, target) for source, target in mapping.items()}
+
+
+def _one_word_apart(templates: list[Tokens]) -> list[tuple[int, list[Tokens]]]:
+    """Sets of templates equal but at one constant word (never the first), by position.
+
+    Each template is keyed per position by hashes of what precedes and follows it (linear in
+    its length); keys that collide are told apart by the words themselves.
+    """
+    buckets: dict[tuple[int, int, int, int], list[Tokens]] = defaultdict(list)
+    for template in templates:
+        width = len(template)
+        before = [0] * (width + 1)
+        for at, token in enumerate(template):
+            before[at + 1] = hash((before[at], token))
+        after = 0
+        for at in range(width - 1, 0, -1):
+            if not is_variable(template[at]):
+                buckets[(width, at, before[at], after)].append(template)
+            after = hash((after, template[at]))
+    found: list[tuple[int, list[Tokens]]] = []
+    for (_, position, _, _), members in buckets.items():
+        if len(members) < 2:
+            continue
+        exact: dict[Tokens, list[Tokens]] = defaultdict(list)
+        for member in members:
+            exact[member[:position] + member[position + 1 :]].append(member)
+        found.extend((position, same) for same in exact.values() if len(same) > 1)
+    return sorted(found)
+
+
+def _variable_for(words: list[str]) -> str | None:
+    """The variable token standing for ``words`` at one position, or None if they must stay."""
+    keys = {key_of(word) for word in words}
+    if None not in keys and len(keys) > 1:
+        return None  # different fields
+    token = common_wrapping(words) if None in keys else keyed_wildcard(words[0])
+    # Punctuation alone is structure, unless brackets around an empty value: () (<*>).
+    if all(is_wordlike(w) or (token != WILDCARD and token_matches(token, w)) for w in words):
+        return token
+    return None
 
 
 def merge_templates(templates: list[Tokens], max_gaps: int) -> dict[Tokens, Tokens]:
