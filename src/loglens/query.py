@@ -89,10 +89,11 @@ import ipaddress
 import math
 import re
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -131,6 +132,7 @@ __all__ = [
     "MATCH_ALL",
     "DateSpan",
     "LuceneQuery",
+    "LuceneWalker",
     "SqlPredicate",
     "TermValue",
     "bound_text",
@@ -160,6 +162,7 @@ _ESCAPE: Final = "ESCAPE '\\'"
 # hand-written query comes near this.
 _MAX_DEPTH: Final = 200
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_P = TypeVar("_P")  # a backend's predicate
 
 # --------------------------------------------------------------------------------------------
 # Public data types
@@ -421,33 +424,68 @@ class DateSpan:
     end: datetime
 
 
-class _DuckDBTranslator:
-    """Walks a luqum tree and builds the SQL; holds what every node needs (now, operator)."""
+class LuceneWalker(ABC, Generic[_P]):
+    """The walk of a luqum tree that every backend's translation shares.
+
+    It evaluates operations as Elasticsearch ``bool`` queries (see the module doc), refuses
+    what no backend supports, and reports errors at their position in the query text. A
+    backend says how to combine its predicates (:meth:`all_of`, :meth:`any_of`,
+    :meth:`negate`) and how to translate a leaf (:meth:`leaf`: a term, range, regex or
+    ``_exists_`` on a field, or on none for free text).
+    """
 
     def __init__(self, query: LuceneQuery, *, implicit_must: bool, now: datetime) -> None:
         self._query = query
         self._implicit_must = implicit_must
         self._now = now.astimezone(UTC)
 
-    def translate(self) -> SqlPredicate:
+    @abstractmethod
+    def all_of(self, parts: Sequence[_P]) -> _P: ...
+
+    @abstractmethod
+    def any_of(self, parts: Sequence[_P]) -> _P: ...
+
+    @abstractmethod
+    def negate(self, part: _P) -> _P: ...
+
+    @abstractmethod
+    def leaf(self, node: Any, field_name: str | None) -> _P:
+        """A node without operands (after :meth:`refuse_unsupported` has seen it)."""
+
+    def walk(self, match_all: _P) -> _P:
+        """The whole query's predicate (``match_all`` for an empty query)."""
         if self._query.tree is None:
-            return MATCH_ALL
+            return match_all
         try:
             return self._node(self._query.tree, None, 0)
         except RecursionError:
             raise QueryError("the query is nested too deeply") from None
 
-    def _error(self, message: str, node: Any) -> QueryError:
+    def error(self, message: str, node: Any) -> QueryError:
+        """A QueryError naming where ``node`` stands in the query text."""
         pos = self._query.position(getattr(node, "pos", None))
         return QueryError(message if pos is None else f"{message} (at position {pos})")
 
-    # --- structure ---------------------------------------------------------------------------
+    def refuse_unsupported(self, node: Any) -> None:
+        """Fuzzy and proximity queries: no backend answers them like Elasticsearch."""
+        if isinstance(node, Fuzzy):
+            raise self.error(
+                f"fuzzy queries ({str(node).strip()!r}) are not supported; "
+                "use a wildcard (adm*) or a regular expression instead",
+                node,
+            )
+        if isinstance(node, Proximity):
+            raise self.error(
+                f"proximity queries ({str(node).strip()!r}) are not supported; "
+                "search for the words separately (a AND b)",
+                node,
+            )
 
-    def _node(self, node: Any, field_name: str | None, depth: int) -> SqlPredicate:
+    def _node(self, node: Any, field_name: str | None, depth: int) -> _P:
         if depth > _MAX_DEPTH:
-            raise self._error("the query is nested too deeply", node)
+            raise self.error("the query is nested too deeply", node)
         if isinstance(node, Group | FieldGroup | Boost):
-            # A boost only changes scores; a DuckDB filter has none.
+            # A boost only changes scores; a filter has none.
             return self._node(node.expr, field_name, depth + 1)
         if isinstance(node, SearchField):
             return self._search_field(node, depth)
@@ -458,15 +496,16 @@ class _DuckDBTranslator:
         if isinstance(node, UnknownOperation):
             return self._bool(node.operands, self._implicit_must, field_name, depth)
         if isinstance(node, Not | Prohibit):
-            return _negate(self._node(node.a, field_name, depth + 1))
+            return self.negate(self._node(node.a, field_name, depth + 1))
         if isinstance(node, Plus):
             return self._node(node.a, field_name, depth + 1)
-        return self._leaf(node, field_name)
+        self.refuse_unsupported(node)
+        return self.leaf(node, field_name)
 
-    def _search_field(self, node: Any, depth: int) -> SqlPredicate:
+    def _search_field(self, node: Any, depth: int) -> _P:
         name = unescape(node.name)
         if isinstance(node.expr, SearchField):
-            raise self._error(
+            raise self.error(
                 f"unexpected ':' in the value of field {name!r}; quote or escape ('\\:') a "
                 "value that contains ':' (\"2001:db8::1\" or 2001\\:db8\\:\\:1)",
                 node.expr,
@@ -476,11 +515,11 @@ class _DuckDBTranslator:
 
     def _bool(
         self, operands: Sequence[Any], plain_is_must: bool, field_name: str | None, depth: int
-    ) -> SqlPredicate:
+    ) -> _P:
         """One operation as an Elasticsearch bool query (must / should / must_not)."""
-        must: list[SqlPredicate] = []
-        should: list[SqlPredicate] = []
-        must_not: list[SqlPredicate] = []
+        must: list[_P] = []
+        should: list[_P] = []
+        must_not: list[_P] = []
         for operand in operands:
             if isinstance(operand, Not | Prohibit):
                 must_not.append(self._node(operand.a, field_name, depth + 1))
@@ -492,26 +531,30 @@ class _DuckDBTranslator:
                 )
         parts = list(must)
         if should and not must:  # with a `must`, `should` clauses only score
-            parts.append(_any_of(should))
+            parts.append(self.any_of(should))
         if must_not:
-            parts.append(_negate(_any_of(must_not)))
+            parts.append(self.negate(self.any_of(must_not)))
+        return self.all_of(parts)
+
+
+class _DuckDBTranslator(LuceneWalker[SqlPredicate]):
+    """Builds the SQL of a luqum tree."""
+
+    def translate(self) -> SqlPredicate:
+        return self.walk(MATCH_ALL)
+
+    def all_of(self, parts: Sequence[SqlPredicate]) -> SqlPredicate:
         return _all_of(parts)
+
+    def any_of(self, parts: Sequence[SqlPredicate]) -> SqlPredicate:
+        return _any_of(parts)
+
+    def negate(self, part: SqlPredicate) -> SqlPredicate:
+        return _negate(part)
 
     # --- leaves ------------------------------------------------------------------------------
 
-    def _leaf(self, node: Any, field_name: str | None) -> SqlPredicate:
-        if isinstance(node, Fuzzy):
-            raise self._error(
-                f"fuzzy queries ({str(node).strip()!r}) are not supported; "
-                "use a wildcard (adm*) or a regular expression instead",
-                node,
-            )
-        if isinstance(node, Proximity):
-            raise self._error(
-                f"proximity queries ({str(node).strip()!r}) are not supported; "
-                "search for the words separately (a AND b)",
-                node,
-            )
+    def leaf(self, node: Any, field_name: str | None) -> SqlPredicate:
         if field_name == _EXISTS_FIELD:
             return self._exists_query(node)
         target = None if field_name is None else self._target(field_name, node)
@@ -526,20 +569,20 @@ class _DuckDBTranslator:
             return self._range(target, None, node.a, True, node.include, node)
         if isinstance(node, Word | Phrase):
             return self._term(target, node)
-        raise self._error(f"unsupported query element {str(node).strip()!r}", node)
+        raise self.error(f"unsupported query element {str(node).strip()!r}", node)
 
     def _target(self, name: str, node: Any) -> _Target:
         schema_field = FIELD_BY_NAME.get(name)
         if schema_field is not None:
             if schema_field.kind is Kind.JSON:
-                raise self._error(
+                raise self.error(
                     f"field {name!r} holds a source's other fields as JSON and cannot be "
                     "queried directly; query one of its keys by name (zeek.conn_state:SF)",
                     node,
                 )
             return _Target(name, schema_field.kind, quote_ident(name))
         if not EXTRA_FIELD_NAME.fullmatch(name):
-            raise self._error(
+            raise self.error(
                 f"invalid field name {name!r}: a field name may contain only letters, digits "
                 "and _ @ . - (field wildcards are not supported)",
                 node,
@@ -552,7 +595,7 @@ class _DuckDBTranslator:
 
     def _exists_query(self, node: Any) -> SqlPredicate:
         if not isinstance(node, Word | Phrase):
-            raise self._error("_exists_ takes a field name (_exists_:user.name)", node)
+            raise self.error("_exists_ takes a field name (_exists_:user.name)", node)
         return _exists(self._target(term_text(node), node))
 
     def _term(self, target: _Target | None, node: Any) -> SqlPredicate:
@@ -602,7 +645,7 @@ class _DuckDBTranslator:
             case Kind.LONG:
                 return _sql(f"CAST({col} AS VARCHAR) LIKE ? {_ESCAPE}", like)
             case Kind.DATE:
-                raise self._error(
+                raise self.error(
                     f"wildcards are not supported on date field {target.name!r}; use a range "
                     f"({target.name}:[2024-05-01 TO 2024-05-31])",
                     node,
@@ -616,7 +659,7 @@ class _DuckDBTranslator:
         pattern = node.value[1:-1]
         problem = re2_problem(pattern)
         if problem is not None:
-            raise self._error(f"invalid regular expression {node.value!r}: {problem}", node)
+            raise self.error(f"invalid regular expression {node.value!r}: {problem}", node)
         if target is None:
             return _any_of(
                 [
@@ -631,7 +674,7 @@ class _DuckDBTranslator:
             case Kind.LONG:
                 return _sql(f"regexp_full_match(CAST({col} AS VARCHAR), ?)", pattern)
             case Kind.DATE:
-                raise self._error(
+                raise self.error(
                     f"regular expressions are not supported on date field {target.name!r}", node
                 )
             case Kind.KEYWORD_LIST:
@@ -652,7 +695,7 @@ class _DuckDBTranslator:
     ) -> SqlPredicate:
         low, high = bound_text(low_node), bound_text(high_node)
         if target is None:
-            raise self._error("a range needs a field (status:[400 TO 499])", node)
+            raise self.error("a range needs a field (status:[400 TO 499])", node)
         if low is None and high is None:
             return _exists(target)
         col = target.sql
@@ -678,14 +721,14 @@ class _DuckDBTranslator:
     def _number(self, target: _Target, text: str, node: Any) -> int | float:
         number = parse_number(text)
         if number is None:
-            raise self._error(f"field {target.name!r} is numeric: {text!r} is not a number", node)
+            raise self.error(f"field {target.name!r} is numeric: {text!r} is not a number", node)
         return number
 
     def _date(self, target: _Target, text: str, node: Any) -> DateSpan:
         try:
             return date_span(text, self._now)
         except (ValueError, OverflowError) as exc:
-            raise self._error(f"field {target.name!r} is a date: {exc}", node) from None
+            raise self.error(f"field {target.name!r} is a date: {exc}", node) from None
 
     def _ip_equals(self, target: _Target, text: str, node: Any) -> SqlPredicate:
         if "/" in text:
@@ -716,7 +759,7 @@ class _DuckDBTranslator:
         try:
             return ipaddress.ip_address(text)
         except ValueError:
-            raise self._error(
+            raise self.error(
                 f"field {target.name!r} holds IP addresses: {text!r} is neither an address nor "
                 "a CIDR block (10.0.0.0/8)",
                 node,
@@ -729,7 +772,7 @@ class _DuckDBTranslator:
             # strict=False: like Elasticsearch, 10.1.2.3/8 means 10.0.0.0/8.
             return ipaddress.ip_network(text, strict=False)
         except ValueError as exc:
-            raise self._error(
+            raise self.error(
                 f"invalid CIDR block {text!r} for field {target.name!r}: {exc}", node
             ) from None
 

@@ -40,23 +40,11 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from luqum.tree import (
-    AndOperation,
-    Boost,
-    FieldGroup,
     From,
-    Fuzzy,
-    Group,
-    Not,
-    OrOperation,
     Phrase,
-    Plus,
-    Prohibit,
-    Proximity,
     Range,
     Regex,
-    SearchField,
     To,
-    UnknownOperation,
     Word,
 )
 
@@ -65,6 +53,7 @@ from loglens.query import (
     EXTRA_FIELD_NAME,
     DateSpan,
     LuceneQuery,
+    LuceneWalker,
     bound_text,
     date_span,
     parse_number,
@@ -72,7 +61,6 @@ from loglens.query import (
     re2_problem,
     term_text,
     term_value,
-    unescape,
 )
 from loglens.schema import FIELD_BY_NAME, TEXT_SEARCH_FIELDS, Kind
 from loglens.store.base import Query
@@ -94,7 +82,6 @@ MATCH_NONE: Final[dict[str, Any]] = {"match_none": {}}
 _EXISTS_FIELD: Final = "_exists_"
 _EXTRA: Final = "extra"
 _NOT_INDEXED: Final = frozenset({"event.original"})
-_MAX_DEPTH: Final = 200
 # Free text searches the fields a record's text lands in, except those the cluster cannot search.
 _FREE_TEXT_FIELDS: Final = tuple(f for f in TEXT_SEARCH_FIELDS if f not in _NOT_INDEXED)
 
@@ -160,91 +147,28 @@ def to_elastic_query(
         now = datetime.now(UTC)
     elif now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    if parsed.tree is None:
-        return MATCH_ALL
-    translator = _Translator(parsed, implicit_must=operator == "AND", now=now.astimezone(UTC))
-    try:
-        return translator.node(parsed.tree, None, 0)
-    except RecursionError:
-        raise QueryError("the query is nested too deeply") from None
+    translator = _Translator(parsed, implicit_must=operator == "AND", now=now)
+    return translator.walk(MATCH_ALL)
 
 
-class _Translator:
-    def __init__(self, query: LuceneQuery, *, implicit_must: bool, now: datetime) -> None:
-        self._query = query
-        self._implicit_must = implicit_must
-        self._now = now
+class _Translator(LuceneWalker[dict[str, Any]]):
+    """Builds the Query DSL of a luqum tree."""
 
-    def _error(self, message: str, node: Any) -> QueryError:
-        pos = self._query.position(getattr(node, "pos", None))
-        return QueryError(message if pos is None else f"{message} (at position {pos})")
-
-    # --- structure ---------------------------------------------------------------------------
-
-    def node(self, node: Any, field: str | None, depth: int) -> dict[str, Any]:
-        if depth > _MAX_DEPTH:
-            raise self._error("the query is nested too deeply", node)
-        if isinstance(node, Group | FieldGroup | Boost):
-            return self.node(node.expr, field, depth + 1)
-        if isinstance(node, SearchField):
-            name = unescape(node.name)
-            if isinstance(node.expr, SearchField):
-                raise self._error(
-                    f"unexpected ':' in the value of field {name!r}; quote or escape ('\\:') a "
-                    "value that contains ':'",
-                    node.expr,
-                )
-            return self.node(node.expr, None if name == "*" else name, depth + 1)
-        if isinstance(node, AndOperation):
-            return self._bool(node.operands, True, field, depth)
-        if isinstance(node, OrOperation):
-            return self._bool(node.operands, False, field, depth)
-        if isinstance(node, UnknownOperation):
-            return self._bool(node.operands, self._implicit_must, field, depth)
-        if isinstance(node, Not | Prohibit):
-            return _negate(self.node(node.a, field, depth + 1))
-        if isinstance(node, Plus):
-            return self.node(node.a, field, depth + 1)
-        return self._leaf(node, field)
-
-    def _bool(
-        self, operands: Sequence[Any], plain_is_must: bool, field: str | None, depth: int
-    ) -> dict[str, Any]:
-        must: list[dict[str, Any]] = []
-        should: list[dict[str, Any]] = []
-        must_not: list[dict[str, Any]] = []
-        for operand in operands:
-            if isinstance(operand, Not | Prohibit):
-                must_not.append(self.node(operand.a, field, depth + 1))
-            elif isinstance(operand, Plus):
-                must.append(self.node(operand.a, field, depth + 1))
-            else:
-                (must if plain_is_must else should).append(self.node(operand, field, depth + 1))
-        parts = list(must)
-        if should and not must:  # with a `must`, `should` clauses only score (as in DuckDB)
-            parts.append(_any_of(should))
-        if must_not:
-            parts.append(_negate(_any_of(must_not)))
+    def all_of(self, parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
         return all_of(parts)
+
+    def any_of(self, parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        return _any_of(parts)
+
+    def negate(self, part: dict[str, Any]) -> dict[str, Any]:
+        return _negate(part)
 
     # --- leaves ------------------------------------------------------------------------------
 
-    def _leaf(self, node: Any, field: str | None) -> dict[str, Any]:
-        if isinstance(node, Fuzzy):
-            raise self._error(
-                f"fuzzy queries ({str(node).strip()!r}) are not supported; "
-                "use a wildcard (adm*) or a regular expression instead",
-                node,
-            )
-        if isinstance(node, Proximity):
-            raise self._error(
-                f"proximity queries ({str(node).strip()!r}) are not supported; "
-                "search for the words separately (a AND b)",
-                node,
-            )
+    def leaf(self, node: Any, field: str | None) -> dict[str, Any]:
         if field == _EXISTS_FIELD:
             if not isinstance(node, Word | Phrase):
-                raise self._error("_exists_ takes a field name (_exists_:user.name)", node)
+                raise self.error("_exists_ takes a field name (_exists_:user.name)", node)
             name = term_text(node)
             self._kind(name, node)
             return {"exists": {"field": name}}
@@ -268,27 +192,27 @@ class _Translator:
             if wildcard is not None:
                 return self._wildcard(field, kind, wildcard, node)
             return self._equals(field, kind, text, node)
-        raise self._error(f"unsupported query element {str(node).strip()!r}", node)
+        raise self.error(f"unsupported query element {str(node).strip()!r}", node)
 
     def _kind(self, name: str, node: Any) -> Kind | None:
         """The field's kind (None: a key of ``extra``); refuses what cannot be searched."""
         known = FIELD_BY_NAME.get(name)
         if known is not None:
             if known.kind is Kind.JSON:
-                raise self._error(
+                raise self.error(
                     f"field {name!r} holds a source's other fields as JSON and cannot be "
                     "queried directly; query one of its keys by name (zeek.conn_state:SF)",
                     node,
                 )
             if name in _NOT_INDEXED:
-                raise self._error(
+                raise self.error(
                     f"field {name!r} is stored but not indexed in the cluster; search the "
                     "parsed fields (message, error.message) or free text instead",
                     node,
                 )
             return known.kind
         if not EXTRA_FIELD_NAME.fullmatch(name):
-            raise self._error(
+            raise self.error(
                 f"invalid field name {name!r}: a field name may contain only letters, digits "
                 "and _ @ . - (field wildcards are not supported)",
                 node,
@@ -306,7 +230,7 @@ class _Translator:
                     try:
                         network = ipaddress.ip_network(text, strict=False)
                     except ValueError as exc:
-                        raise self._error(
+                        raise self.error(
                             f"invalid CIDR block {text!r} for field {field!r}: {exc}", node
                         ) from None
                     return {"term": {field: str(network)}}
@@ -331,13 +255,13 @@ class _Translator:
             case Kind.TEXT:
                 return _substring(field, pattern)
             case Kind.LONG:
-                raise self._error(
+                raise self.error(
                     f"wildcards on numeric field {field!r} are not supported in the cluster; "
                     f"use a range ({field}:[400 TO 499])",
                     node,
                 )
             case Kind.DATE:
-                raise self._error(
+                raise self.error(
                     f"wildcards are not supported on date field {field!r}; use a range "
                     f"({field}:[2024-05-01 TO 2024-05-31])",
                     node,
@@ -360,7 +284,7 @@ class _Translator:
         ):
             whole = octets + ["0"] * (4 - len(octets))
             return f"{'.'.join(whole)}/{8 * len(octets)}"
-        raise self._error(
+        raise self.error(
             f"field {field!r} holds IP addresses: in the cluster a wildcard works only as whole "
             "leading octets (10.1.*); use a CIDR block (10.1.0.0/16)",
             node,
@@ -370,7 +294,7 @@ class _Translator:
         pattern = node.value[1:-1]
         problem = re2_problem(pattern)
         if problem is not None:
-            raise self._error(f"invalid regular expression {node.value!r}: {problem}", node)
+            raise self.error(f"invalid regular expression {node.value!r}: {problem}", node)
         anywhere = {"value": f".*({pattern}).*", "case_insensitive": True}
         if field is None:
             return _any_of([{"regexp": {keyword_path(f): dict(anywhere)}}
@@ -379,7 +303,7 @@ class _Translator:
         if kind is Kind.TEXT:
             return {"regexp": {keyword_path(field): anywhere}}
         if kind in (Kind.LONG, Kind.DATE, Kind.IP):
-            raise self._error(
+            raise self.error(
                 f"regular expressions are not supported on {kind} field {field!r} in the cluster",
                 node,
             )
@@ -395,7 +319,7 @@ class _Translator:
         node: Any,
     ) -> dict[str, Any]:
         if field is None:
-            raise self._error("a range needs a field (status:[400 TO 499])", node)
+            raise self.error("a range needs a field (status:[400 TO 499])", node)
         low, high = bound_text(low_node), bound_text(high_node)
         if low is None and high is None:
             return {"exists": {"field": field}}
@@ -438,14 +362,14 @@ class _Translator:
     def _number(self, field: str, text: str, node: Any) -> int | float:
         number = parse_number(text)
         if number is None:
-            raise self._error(f"field {field!r} is numeric: {text!r} is not a number", node)
+            raise self.error(f"field {field!r} is numeric: {text!r} is not a number", node)
         return number
 
     def _date(self, field: str, text: str, node: Any) -> DateSpan:
         try:
             return date_span(text, self._now)
         except (ValueError, OverflowError) as exc:
-            raise self._error(f"field {field!r} is a date: {exc}", node) from None
+            raise self.error(f"field {field!r} is a date: {exc}", node) from None
 
     def _address(
         self, field: str, text: str, node: Any
@@ -453,7 +377,7 @@ class _Translator:
         try:
             return ipaddress.ip_address(text)
         except ValueError:
-            raise self._error(
+            raise self.error(
                 f"field {field!r} holds IP addresses: {text!r} is neither an address nor "
                 "a CIDR block (10.0.0.0/8)",
                 node,
