@@ -41,6 +41,16 @@ def test_groups_messages_into_templates() -> None:
     assert ids_of(table)[0] == template_id(texts[0])
 
 
+def test_an_empty_or_blank_message_gets_the_empty_template_beside_the_others() -> None:
+    # A blank line's message must not stop the mining of a whole ingest.
+    table = TemplateMiner().assign(["", "   ", *SSH[:3], None])
+    texts = texts_of(table)
+    assert texts[:2] == ["", ""]
+    assert texts[2] == f"Failed password for root from {W} port {W} ssh2"
+    assert texts[-1] is None  # no message, no template
+    assert ids_of(table)[0] == ids_of(table)[1] == template_id("")
+
+
 def test_fit_then_assign_without_learning_gives_the_same_templates() -> None:
     miner = TemplateMiner().fit(SSH)
     assert texts_of(miner.assign(SSH, learn=False)) == texts_of(TemplateMiner().assign(SSH))

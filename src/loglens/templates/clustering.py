@@ -87,6 +87,8 @@ def _cluster_length(messages: list[Tokens], max_constant_values: int) -> dict[To
 
 def _pattern(message: Tokens, columns: list[Counter[str]]) -> tuple[str | None, ...]:
     """The message's tokens at least as frequent as its anchor frequency, None elsewhere."""
+    if not message:
+        return ()  # an empty (or all-blank) message is its own template: the empty text
     frequencies = [columns[position][token] for position, token in enumerate(message)]
     shared = Counter(frequencies)
     anchor = max(shared, key=lambda f: (shared[f], f))
