@@ -51,6 +51,25 @@ def test_an_empty_or_blank_message_gets_the_empty_template_beside_the_others() -
     assert ids_of(table)[0] == ids_of(table)[1] == template_id("")
 
 
+def test_sudo_lines_of_many_users_are_one_template() -> None:
+    # The first word names the event, except a subject set off by a lone colon (sudo's user).
+    users = ["alice", "bob", "carol", "dave", "erin"]
+    lines = [
+        f"{u} : TTY=pts/{i} ; PWD=/home/{u} ; USER=root ; COMMAND=/usr/bin/systemctl restart nginx"
+        for i, u in enumerate(users)
+    ]
+    texts = set(texts_of(TemplateMiner().assign(lines)))
+    assert texts == {f"{W} : TTY=pts/{W} ; PWD={W} ; USER=root ; COMMAND={W} restart nginx"}
+    # Appended one user at a time, they end the same way.
+    miner = TemplateMiner()
+    for line in lines:
+        miner.fit([line])
+    assert set(texts_of(miner.assign(lines, learn=False))) == texts
+    # Elsewhere the first word still names the event: two daemons, two templates.
+    daemons = [f"{d} startup succeeded" for d in ["syslogd", "klogd", "crond", "atd", "sshd"]]
+    assert len(set(texts_of(TemplateMiner().assign(daemons)))) == 5
+
+
 def test_fit_then_assign_without_learning_gives_the_same_templates() -> None:
     miner = TemplateMiner().fit(SSH)
     assert texts_of(miner.assign(SSH, learn=False)) == texts_of(TemplateMiner().assign(SSH))

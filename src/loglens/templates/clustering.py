@@ -11,8 +11,9 @@ message, the words whose position-frequency is the value most words share. Here,
    none of them a masked value, and not several dotted names (``com.android.phone``,
    ``android.intent.action.TIME_TICK`` vary like values); otherwise it is a variable. The first
    word of a message names its event (as in Drain's parse tree) and stays constant unless it
-   holds a masked value. ``key=value`` variables keep their keys, quotes and closers
-   (``tag="<*>",``), and keys that differ stay apart (``num=<*>`` is not ``topActivity=<*>``).
+   holds a masked value or a lone colon follows it (sudo's ``alice : TTY=...``: a subject).
+   ``key=value`` variables keep their keys, quotes and closers (``tag="<*>",``), and keys
+   that differ stay apart (``num=<*>`` is not ``topActivity=<*>``).
 4. Templates of one length that differ only where one of them already has a wildcard facing a
    word (at most ``max_merge_gaps`` positions, and sharing at least one constant word) are merged:
    ``mask=ffffffff`` is one more value of ``mask=<*>``. Tokens of different keys never face each
@@ -107,7 +108,7 @@ def _templates_of_group(
         if fixed is not None:
             continue
         values = sorted({member[position] for member in members})
-        if position == 0 and not any(map(is_variable, values)):
+        if position == 0 and names_event(members[0]) and not any(map(is_variable, values)):
             rule[position] = None  # a message's first word names its event
         elif (
             len(values) <= max_constant_values
@@ -171,6 +172,15 @@ def generalise_constants(templates: list[Tokens], max_constant_values: int) -> d
         mapping = {source: general.get(target, target) for source, target in mapping.items()}
 
 
+def names_event(tokens: Tokens) -> bool:
+    """Whether the first word names the message's event (Drain's assumption).
+
+    Not when a lone colon sets it off: ``alice : TTY=pts/0 ; ... COMMAND=/bin/ls`` (sudo) starts
+    with its subject, a user, and the users of one kind of line are values like any other.
+    """
+    return len(tokens) < 2 or tokens[1] != ":"
+
+
 def _one_word_apart(templates: list[Tokens]) -> list[tuple[int, list[Tokens]]]:
     """Sets of templates equal but at one constant word (never the first), by position.
 
@@ -184,7 +194,7 @@ def _one_word_apart(templates: list[Tokens]) -> list[tuple[int, list[Tokens]]]:
         for at, token in enumerate(template):
             before[at + 1] = hash((before[at], token))
         after = 0
-        for at in range(width - 1, 0, -1):
+        for at in range(width - 1, 0 if names_event(template) else -1, -1):
             if not is_variable(template[at]):
                 buckets[(width, at, before[at], after)].append(template)
             after = hash((after, template[at]))
