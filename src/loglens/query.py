@@ -481,6 +481,45 @@ class LuceneWalker(ABC, Generic[_P]):
                 node,
             )
 
+    # --- typed values, read alike by every backend -------------------------------------------
+
+    def number(self, field_name: str, text: str, node: Any) -> int | float:
+        number = parse_number(text)
+        if number is None:
+            raise self.error(f"field {field_name!r} is numeric: {text!r} is not a number", node)
+        return number
+
+    def date(self, field_name: str, text: str, node: Any) -> DateSpan:
+        try:
+            return date_span(text, self._now)
+        except (ValueError, OverflowError) as exc:
+            raise self.error(f"field {field_name!r} is a date: {exc}", node) from None
+
+    def address(
+        self, field_name: str, text: str, node: Any
+    ) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        try:
+            return ipaddress.ip_address(text)
+        except ValueError:
+            raise self.error(
+                f"field {field_name!r} holds IP addresses: {text!r} is neither an address nor "
+                "a CIDR block (10.0.0.0/8)",
+                node,
+            ) from None
+
+    def network(
+        self, field_name: str, text: str, node: Any
+    ) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        try:
+            # strict=False: like Elasticsearch, 10.1.2.3/8 means 10.0.0.0/8.
+            return ipaddress.ip_network(text, strict=False)
+        except ValueError as exc:
+            raise self.error(
+                f"invalid CIDR block {text!r} for field {field_name!r}: {exc}", node
+            ) from None
+
+    # --- structure -----------------------------------------------------------------------------
+
     def _node(self, node: Any, field_name: str | None, depth: int) -> _P:
         if depth > _MAX_DEPTH:
             raise self.error("the query is nested too deeply", node)
@@ -620,11 +659,11 @@ class _DuckDBTranslator(LuceneWalker[SqlPredicate]):
             case Kind.TEXT:
                 return _sql(f"{col} ILIKE ? {_ESCAPE}", f"%{_like_escape(text)}%")
             case Kind.LONG:
-                return _sql(f"{col} = ?", self._number(target, text, node))
+                return _sql(f"{col} = ?", self.number(target.name, text, node))
             case Kind.IP:
                 return self._ip_equals(target, text, node)
             case Kind.DATE:
-                span = self._date(target, text, node)
+                span = self.date(target.name, text, node)
                 return _sql(f"({col} >= ? AND {col} < ?)", span.start, span.end)
             case Kind.KEYWORD_LIST:
                 return _sql(f"list_contains({col}, ?)", text)
@@ -701,10 +740,14 @@ class _DuckDBTranslator(LuceneWalker[SqlPredicate]):
         col = target.sql
         match target.kind:
             case Kind.LONG:
-                nums = [None if b is None else self._number(target, b, node) for b in (low, high)]
+                nums = [
+                    None if b is None else self.number(target.name, b, node) for b in (low, high)
+                ]
                 return _compare(col, nums[0], nums[1], include_low, include_high)
             case Kind.DATE:
-                spans = [None if b is None else self._date(target, b, node) for b in (low, high)]
+                spans = [
+                    None if b is None else self.date(target.name, b, node) for b in (low, high)
+                ]
                 return _date_range(col, spans[0], spans[1], include_low, include_high)
             case Kind.IP:
                 return self._ip_range(target, low, high, include_low, include_high, node)
@@ -716,24 +759,12 @@ class _DuckDBTranslator(LuceneWalker[SqlPredicate]):
             case _:
                 return _compare(col, low, high, include_low, include_high)
 
-    # --- typed values ------------------------------------------------------------------------
-
-    def _number(self, target: _Target, text: str, node: Any) -> int | float:
-        number = parse_number(text)
-        if number is None:
-            raise self.error(f"field {target.name!r} is numeric: {text!r} is not a number", node)
-        return number
-
-    def _date(self, target: _Target, text: str, node: Any) -> DateSpan:
-        try:
-            return date_span(text, self._now)
-        except (ValueError, OverflowError) as exc:
-            raise self.error(f"field {target.name!r} is a date: {exc}", node) from None
+    # --- addresses ---------------------------------------------------------------------------
 
     def _ip_equals(self, target: _Target, text: str, node: Any) -> SqlPredicate:
         if "/" in text:
-            return _cidr(target.sql, self._network(target, text, node))
-        return _sql(f"{target.sql} = ?", str(self._address(target, text, node)))
+            return _cidr(target.sql, self.network(target.name, text, node))
+        return _sql(f"{target.sql} = ?", str(self.address(target.name, text, node)))
 
     def _ip_range(
         self,
@@ -744,7 +775,7 @@ class _DuckDBTranslator(LuceneWalker[SqlPredicate]):
         include_high: bool,
         node: Any,
     ) -> SqlPredicate:
-        bounds = [None if b is None else self._address(target, b, node) for b in (low, high)]
+        bounds = [None if b is None else self.address(target.name, b, node) for b in (low, high)]
         if all(b is None or b.version == 4 for b in bounds):
             ints = [None if b is None else int(b) for b in bounds]
             col = f"{IPV4_TO_INT_MACRO}({target.sql})"
@@ -752,29 +783,6 @@ class _DuckDBTranslator(LuceneWalker[SqlPredicate]):
         keys = [None if b is None else _ip_key(b) for b in bounds]
         col = f"{IP_KEY_FUNCTION}({target.sql})"
         return _compare(col, keys[0], keys[1], include_low, include_high)
-
-    def _address(
-        self, target: _Target, text: str, node: Any
-    ) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-        try:
-            return ipaddress.ip_address(text)
-        except ValueError:
-            raise self.error(
-                f"field {target.name!r} holds IP addresses: {text!r} is neither an address nor "
-                "a CIDR block (10.0.0.0/8)",
-                node,
-            ) from None
-
-    def _network(
-        self, target: _Target, text: str, node: Any
-    ) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-        try:
-            # strict=False: like Elasticsearch, 10.1.2.3/8 means 10.0.0.0/8.
-            return ipaddress.ip_network(text, strict=False)
-        except ValueError as exc:
-            raise self.error(
-                f"invalid CIDR block {text!r} for field {target.name!r}: {exc}", node
-            ) from None
 
 
 # --------------------------------------------------------------------------------------------

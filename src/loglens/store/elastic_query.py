@@ -34,7 +34,6 @@ Where the cluster cannot answer as DuckDB does:
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -51,11 +50,9 @@ from luqum.tree import (
 from loglens.errors import QueryError
 from loglens.query import (
     EXTRA_FIELD_NAME,
-    DateSpan,
     LuceneQuery,
     LuceneWalker,
     bound_text,
-    date_span,
     parse_number,
     parse_query,
     re2_problem,
@@ -224,19 +221,13 @@ class _Translator(LuceneWalker[dict[str, Any]]):
             case Kind.TEXT:
                 return _substring(field, _wildcard_escape(text))
             case Kind.LONG:
-                return {"term": {field: self._number(field, text, node)}}
+                return {"term": {field: self.number(field, text, node)}}
             case Kind.IP:
                 if "/" in text:
-                    try:
-                        network = ipaddress.ip_network(text, strict=False)
-                    except ValueError as exc:
-                        raise self.error(
-                            f"invalid CIDR block {text!r} for field {field!r}: {exc}", node
-                        ) from None
-                    return {"term": {field: str(network)}}
-                return {"term": {field: str(self._address(field, text, node))}}
+                    return {"term": {field: str(self.network(field, text, node))}}
+                return {"term": {field: str(self.address(field, text, node))}}
             case Kind.DATE:
-                span = self._date(field, text, node)
+                span = self.date(field, text, node)
                 return {"range": {field: {"gte": iso_utc(span.start), "lt": iso_utc(span.end)}}}
             case None:
                 # A key of `extra`: the cluster field of that name, or the key and its value
@@ -328,23 +319,23 @@ class _Translator(LuceneWalker[dict[str, Any]]):
         match kind:
             case Kind.LONG:
                 if low is not None:
-                    bounds["gte" if include_low else "gt"] = self._number(field, low, node)
+                    bounds["gte" if include_low else "gt"] = self.number(field, low, node)
                 if high is not None:
-                    bounds["lte" if include_high else "lt"] = self._number(field, high, node)
+                    bounds["lte" if include_high else "lt"] = self.number(field, high, node)
             case Kind.DATE:
                 # Bounds round like Elasticsearch's: an inclusive lower bound starts at the
                 # beginning of its span, an exclusive one after its end, and so on.
                 if low is not None:
-                    span = self._date(field, low, node)
+                    span = self.date(field, low, node)
                     bounds["gte"] = iso_utc(span.start if include_low else span.end)
                 if high is not None:
-                    span = self._date(field, high, node)
+                    span = self.date(field, high, node)
                     bounds["lt"] = iso_utc(span.end if include_high else span.start)
             case Kind.IP:
                 if low is not None:
-                    bounds["gte" if include_low else "gt"] = str(self._address(field, low, node))
+                    bounds["gte" if include_low else "gt"] = str(self.address(field, low, node))
                 if high is not None:
-                    bounds["lte" if include_high else "lt"] = str(self._address(field, high, node))
+                    bounds["lte" if include_high else "lt"] = str(self.address(field, high, node))
             case _:
                 numeric = kind is None and all(
                     b is None or parse_number(b) is not None for b in (low, high)
@@ -356,32 +347,6 @@ class _Translator(LuceneWalker[dict[str, Any]]):
                     bounds["lte" if include_high else "lt"] = value
                 return {"range": {keyword_path(field): bounds}}
         return {"range": {field: bounds}}
-
-    # --- typed values ------------------------------------------------------------------------
-
-    def _number(self, field: str, text: str, node: Any) -> int | float:
-        number = parse_number(text)
-        if number is None:
-            raise self.error(f"field {field!r} is numeric: {text!r} is not a number", node)
-        return number
-
-    def _date(self, field: str, text: str, node: Any) -> DateSpan:
-        try:
-            return date_span(text, self._now)
-        except (ValueError, OverflowError) as exc:
-            raise self.error(f"field {field!r} is a date: {exc}", node) from None
-
-    def _address(
-        self, field: str, text: str, node: Any
-    ) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-        try:
-            return ipaddress.ip_address(text)
-        except ValueError:
-            raise self.error(
-                f"field {field!r} holds IP addresses: {text!r} is neither an address nor "
-                "a CIDR block (10.0.0.0/8)",
-                node,
-            ) from None
 
 
 # --- building blocks -----------------------------------------------------------------------------
