@@ -93,7 +93,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Self, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -385,16 +385,7 @@ def to_duckdb_sql(
         QueryError: The query is invalid, uses an unsupported feature (fuzzy, proximity), or a
             value does not fit its field (a word on a numeric field, a bad CIDR block or date).
     """
-    parsed = parse_query(query) if isinstance(query, str) else query
-    operator = default_operator.upper()
-    if operator not in ("AND", "OR"):
-        raise QueryError(f"default operator must be AND or OR, not {default_operator!r}")
-    if now is None:
-        now = datetime.now(UTC)
-    elif now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    translator = _DuckDBTranslator(parsed, implicit_must=operator == "AND", now=now)
-    return translator.translate()
+    return _DuckDBTranslator.of(query, default_operator, now).walk(MATCH_ALL)
 
 
 @dataclass(frozen=True)
@@ -438,6 +429,23 @@ class LuceneWalker(ABC, Generic[_P]):
         self._query = query
         self._implicit_must = implicit_must
         self._now = now.astimezone(UTC)
+
+    @classmethod
+    def of(cls, query: LuceneQuery | str, default_operator: str, now: datetime | None) -> Self:
+        """A walker for ``query`` (parsed here if it is text), as the translations take it.
+
+        Raises:
+            QueryError: the query does not parse, or the operator is neither AND nor OR.
+        """
+        parsed = parse_query(query) if isinstance(query, str) else query
+        operator = default_operator.upper()
+        if operator not in ("AND", "OR"):
+            raise QueryError(f"default operator must be AND or OR, not {default_operator!r}")
+        if now is None:
+            now = datetime.now(UTC)
+        elif now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+        return cls(parsed, implicit_must=operator == "AND", now=now)
 
     @abstractmethod
     def all_of(self, parts: Sequence[_P]) -> _P: ...
@@ -578,9 +586,6 @@ class LuceneWalker(ABC, Generic[_P]):
 
 class _DuckDBTranslator(LuceneWalker[SqlPredicate]):
     """Builds the SQL of a luqum tree."""
-
-    def translate(self) -> SqlPredicate:
-        return self.walk(MATCH_ALL)
 
     def all_of(self, parts: Sequence[SqlPredicate]) -> SqlPredicate:
         return _all_of(parts)

@@ -54,7 +54,6 @@ from loglens.query import (
     LuceneWalker,
     bound_text,
     parse_number,
-    parse_query,
     re2_problem,
     term_text,
     term_value,
@@ -136,16 +135,7 @@ def to_elastic_query(
         QueryError: The query is invalid, or uses what neither backend supports (fuzzy,
             proximity) or what the cluster cannot answer like DuckDB (see the module doc).
     """
-    parsed = parse_query(query) if isinstance(query, str) else query
-    operator = default_operator.upper()
-    if operator not in ("AND", "OR"):
-        raise QueryError(f"default operator must be AND or OR, not {default_operator!r}")
-    if now is None:
-        now = datetime.now(UTC)
-    elif now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    translator = _Translator(parsed, implicit_must=operator == "AND", now=now)
-    return translator.walk(MATCH_ALL)
+    return _Translator.of(query, default_operator, now).walk(MATCH_ALL)
 
 
 class _Translator(LuceneWalker[dict[str, Any]]):
