@@ -8,6 +8,7 @@ input (the message says what and where), 130 interrupted.
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import sys
 import time
 import traceback
@@ -1174,6 +1175,11 @@ def _print_generated(result: Any, out: TextIO) -> None:
         out.write(
             f"    {inc.id} {inc.kind:<16} {inc.start:%a %Y-%m-%d %H:%M} – {inc.end:%H:%M} UTC\n"
         )
+    from loglens.sources.synthetic.output import HOST_FROM_PATH
+
+    # The web server is named by its folder only: without the pattern its events have no host.
+    command = ["loglens", "ingest", str(result.out_dir), "--host-from-path", HOST_FROM_PATH]
+    out.write(f"ingest with: {shlex.join(command)}\n")
 
 
 @cli.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,21 @@ def test_cli_bad_host_pattern_is_a_message_naming_the_key(
     assert exited.value.code != 0
     err = capsys.readouterr().err
     assert "ingest.host_from_path" in err and message in err and "Traceback" not in err
+
+
+def test_generate_prints_the_ingest_command_that_names_the_web_server(tmp_path: Path) -> None:
+    out = tmp_path / "gen"
+    generated = CliRunner().invoke(
+        cli, ["generate", "--days", "1", "--seed", "3", "--rate", "0.01", "--out", str(out)]
+    )
+    assert generated.exit_code == 0, generated.output
+    hint = [line for line in generated.output.splitlines() if line.startswith("ingest with: ")]
+    assert len(hint) == 1
+    command = shlex.split(hint[0].removeprefix("ingest with: "))
+    assert command[:3] == ["loglens", "ingest", str(out)]
+    store = f"duckdb:{tmp_path / 'store.duckdb'}"
+    ingested = CliRunner().invoke(cli, ["--store", store, *command[1:]])
+    assert ingested.exit_code == 0, ingested.output
+    with open_store(store) as opened:
+        web = opened.terms("host.name", Query(text="event.dataset:apache.access"))
+    assert [b.value for b in web.buckets] == ["web01"]
