@@ -248,6 +248,7 @@ def run_detection(
     report.anomalies, report.related = leads, folded
     if chosen.write_back and ranked:
         store.write_anomalies(ranked)
+        groups: list[tuple[Query, Sequence[str]]] = []
         for anomaly in ranked:
             owner = by_name.get(str(anomaly.details.get("spec")))
             if owner is None:
@@ -258,9 +259,8 @@ def run_detection(
                 end=anomaly.end,
                 size=None,
             )
-            report.tagged_events += store.tag_matching(
-                query, [ANOMALY_TAG, f"{ANOMALY_TAG}.{anomaly.id}"]
-            )
+            groups.append((query, [ANOMALY_TAG, f"{ANOMALY_TAG}.{anomaly.id}"]))
+        report.tagged_events += store.tag_groups(groups)
     return report
 
 

@@ -243,6 +243,34 @@ def test_tag_matching_then_counting_the_tag(backend: Store, reference: Store) ->
     assert backend.count(Query(text="tags:seen")) == 7
 
 
+def test_tag_groups_gives_each_event_every_group_tag(backend: Store, reference: Store) -> None:
+    day = datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 5, 3, tzinfo=UTC)
+    web = Query(text="event.dataset:apache.access", start=day[0], end=day[1])
+    both = "event.dataset:apache.access AND http.response.status_code:404"
+    missing = Query(text=both, start=day[0], end=day[1])
+    expected = reference.count(web) + reference.count(missing)
+    assert reference.count(missing) > 0
+    groups = [(web, ["loglens.anomaly", "loglens.anomaly.w"]),
+              (missing, ["loglens.anomaly", "loglens.anomaly.m"]), (web, [])]  # fmt: skip
+    assert backend.tag_groups(groups) == expected  # per group, as tag_matching counts
+    assert backend.count(Query(text="tags:loglens.anomaly")) == reference.count(web)
+    assert backend.count(Query(text="tags:loglens.anomaly.m")) == reference.count(missing)
+    in_both = (
+        backend.search(
+            Query(text=f"({both}) AND tags:loglens.anomaly.w", size=None, fields=["tags"])
+        )
+        .column("tags")
+        .to_pylist()
+    )
+    assert len(in_both) == reference.count(missing)  # every 404 of the window is in both
+    assert all(
+        {t for t in tags if t.startswith("loglens.anomaly")}
+        == {"loglens.anomaly", "loglens.anomaly.w", "loglens.anomaly.m"}
+        for tags in in_both
+    )
+    assert backend.tag_groups([]) == 0
+
+
 def _anomalies() -> list[Anomaly]:
     def at(hour: int) -> datetime:
         return datetime(2024, 5, 2, hour, tzinfo=UTC)

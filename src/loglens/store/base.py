@@ -238,6 +238,11 @@ class Store(Protocol):
         """Add ``tags`` to every event ``query`` matches (its text and time range); the count."""
         ...
 
+    def tag_groups(self, groups: Sequence[tuple[Query, Sequence[str]]]) -> int:
+        """:meth:`tag_matching` for each ``(query, tags)``, the counts summed; a backend that
+        rewrites whole events gives an event in several groups all its tags in one write."""
+        ...
+
     def write_anomalies(self, anomalies: Sequence[Anomaly]) -> int:
         """Store anomalies (replacing any with the same id); how many were written."""
         ...

@@ -270,6 +270,9 @@ class DuckDBStore:
         )
         return int(row[0]) if row else 0
 
+    def tag_groups(self, groups: Sequence[tuple[Query, Sequence[str]]]) -> int:
+        return sum(self.tag_matching(query, tags) for query, tags in groups)
+
     def write_anomalies(self, anomalies: Sequence[Anomaly]) -> int:
         if not anomalies:
             return 0

@@ -599,16 +599,9 @@ class ElasticStore:
     def tag_matching(self, query: Query, tags: Sequence[str]) -> int:
         if not tags:
             return 0
-        body: dict[str, Any] = {
-            "query": self.query_filter(query),
-            "sort": _sort_spec(_TS, False),
-            "_source": ["tags"],
-            "seq_no_primary_term": True,
-            "track_total_hits": False,
-        }
         matched = 0
         page: list[dict[str, Any]] = []
-        for hit in self._hits(self.index, body, None):
+        for hit in self._hits(self.index, self._tag_search(query), None):
             page.append(hit)
             if len(page) >= PAGE_SIZE:
                 matched += self._add_tags(page, tags)
@@ -617,15 +610,51 @@ class ElasticStore:
         self._refresh(self.index)
         return matched
 
-    def _add_tags(self, hits: Sequence[Mapping[str, Any]], tags: Sequence[str]) -> int:
-        """Conditional partial updates adding ``tags``; how many events now carry them."""
+    def tag_groups(self, groups: Sequence[tuple[Query, Sequence[str]]]) -> int:
+        """Every group's events read first, then each event updated once with all its tags:
+        an event in several anomalies is rewritten once, not once per anomaly."""
+        wanted: dict[tuple[str, str], list[str]] = {}
+        hits: dict[tuple[str, str], dict[str, Any]] = {}
+        matched = 0
+        for query, tags in groups:
+            if not tags:
+                continue
+            for hit in self._hits(self.index, self._tag_search(query), None):
+                key = (str(hit["_index"]), str(hit["_id"]))
+                hits.setdefault(key, hit)
+                wanted.setdefault(key, []).extend(tags)
+                matched += 1
+        keys = list(hits)
+        for start in range(0, len(keys), PAGE_SIZE):
+            self._add_tags([hits[key] for key in keys[start : start + PAGE_SIZE]], wanted)
+        if keys:
+            self._refresh(self.index)
+        return matched
+
+    def _tag_search(self, query: Query) -> dict[str, Any]:
+        return {
+            "query": self.query_filter(query),
+            "sort": _sort_spec(_TS, False),
+            "_source": ["tags"],
+            "seq_no_primary_term": True,
+            "track_total_hits": False,
+        }
+
+    def _add_tags(
+        self,
+        hits: Sequence[Mapping[str, Any]],
+        tags: Sequence[str] | Mapping[tuple[str, str], Sequence[str]],
+    ) -> int:
+        """Conditional partial updates adding ``tags`` (the same for all, or per (index, id));
+        how many events now carry them."""
         pending = list(hits)
         for _ in range(_TAG_ROUNDS):
             lines: list[str] = []
             sent: list[Mapping[str, Any]] = []
             for hit in pending:
                 current = _tag_list((hit.get("_source") or {}).get("tags"))
-                wanted = list(dict.fromkeys([*current, *tags]))
+                added = tags[(hit["_index"], hit["_id"])] if isinstance(tags, Mapping) else tags
+                wanted = list(dict.fromkeys([*current, *added]))
                 if wanted == current:
                     continue
                 action = {
