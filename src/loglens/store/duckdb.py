@@ -64,6 +64,12 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 
 _FAILURE_TAG = "'" + schema.PARSE_FAILURE_TAG + "'"
 _COLUMN_LIST = ", ".join(quote_ident(f.name) for f in FIELDS)
+# An event's tags with the new ones (a list parameter) added after them, each once, in order
+# (list_distinct would reorder them).
+_ADDED_TAGS = (
+    "list_concat(coalesce(tags, []), "
+    "list_filter(?, lambda t: NOT list_contains(coalesce(tags, []), t)))"
+)
 # The insert takes every column from the staged rows except the id, already computed.
 _INSERT_COLUMNS = ", ".join(
     "w.id" if f.name == "event.id" else f"s.{quote_ident(f.name)}" for f in FIELDS
@@ -251,9 +257,9 @@ class DuckDBStore:
         self.con.register("_tag_ids", ids)
         try:
             row = self.con.execute(
-                """UPDATE events SET tags = list_distinct(list_concat(coalesce(tags, []), ?))
+                f"""UPDATE events SET tags = {_ADDED_TAGS}
                    WHERE "event.id" IN (SELECT id FROM _tag_ids)""",
-                [list(tags)],
+                [list(dict.fromkeys(tags))],
             ).fetchall()[0]
         finally:
             self.con.unregister("_tag_ids")
@@ -264,9 +270,9 @@ class DuckDBStore:
             return 0
         where, params = self._where(query)
         row = self._fetchone(
-            f"""UPDATE events SET tags = list_distinct(list_concat(coalesce(tags, []), ?))
+            f"""UPDATE events SET tags = {_ADDED_TAGS}
                 WHERE {where}""",
-            [list(tags), *params],
+            [list(dict.fromkeys(tags)), *params],
         )
         return int(row[0]) if row else 0
 
