@@ -476,22 +476,11 @@ def _days_of(series: Series) -> int:
 def _new_categories(
     frame: SeriesFrame, named: NamedSpec, settings: DetectSettings, threshold: float
 ) -> list[Anomaly]:
-    if not len(frame.buckets):
+    split = _history_and_current(frame, settings)
+    if split is None:
         return []
-    micros = to_micros(frame.buckets)
-    first = to_datetime(micros[0])
-    cut = settings.since or first + timedelta(days=settings.warmup_days)
-    if cut >= to_datetime(micros[-1]):
-        return []
-    history = [s.between(None, cut) for s in frame.series]
-    current = [s.between(cut, None) for s in frame.series]
-    # "Never seen in the N days before" must not claim more history than the store holds.
-    known_days = max((cut - first) / timedelta(days=1), 0.0)
-    detector = NewCategories(
-        window_days=min(float(settings.history_days), round(known_days, 2)) or 1.0,
-        unit=named.unit,
-        min_score=threshold,
-    )
+    history, current, window = split
+    detector = NewCategories(window_days=window, unit=named.unit, min_score=threshold)
     found = detector.fit(history).detect(current)
     if settings.since is None:
         # Retrospective: a first burst was not seen anywhere earlier in the data.
@@ -499,6 +488,25 @@ def _new_categories(
             anomaly.details["training_days"] = None
             anomaly.explanation = describe(anomaly)
     return found
+
+
+def _history_and_current(
+    frame: SeriesFrame, settings: DetectSettings
+) -> tuple[list[Series], list[Series], float] | None:
+    """The series before and after the cut (``since``, else the warm-up's end), and the days of
+    history a "never seen before" may claim; None when nothing lies after the cut."""
+    if not len(frame.buckets):
+        return None
+    micros = to_micros(frame.buckets)
+    first = to_datetime(micros[0])
+    cut = settings.since or first + timedelta(days=settings.warmup_days)
+    if cut >= to_datetime(micros[-1]):
+        return None
+    history = [s.between(None, cut) for s in frame.series]
+    current = [s.between(cut, None) for s in frame.series]
+    # "Never seen in the N days before" must not claim more history than the store holds.
+    known_days = max((cut - first) / timedelta(days=1), 0.0)
+    return history, current, min(float(settings.history_days), round(known_days, 2)) or 1.0
 
 
 def _template_texts(store: Store) -> dict[str, str]:
@@ -517,17 +525,10 @@ def _templates(
     texts: dict[str, str],
 ) -> list[Anomaly]:
     """New and rare log templates, judged like new categories (one test per template)."""
-    if not len(frame.buckets):
+    split = _history_and_current(frame, settings)
+    if split is None:
         return []
-    micros = to_micros(frame.buckets)
-    first = to_datetime(micros[0])
-    cut = settings.since or first + timedelta(days=settings.warmup_days)
-    if cut >= to_datetime(micros[-1]):
-        return []
-    history = [s.between(None, cut) for s in frame.series]
-    current = [s.between(cut, None) for s in frame.series]
-    known_days = max((cut - first) / timedelta(days=1), 0.0)
-    window = min(float(settings.history_days), round(known_days, 2)) or 1.0
+    history, current, window = split
     threshold = thresholds.new_category
     new = NewTemplate(texts, window_days=window, min_score=threshold).fit(history)
     found = new.detect(current)
