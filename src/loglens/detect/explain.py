@@ -302,14 +302,7 @@ def _describe_new_category(anomaly: Anomaly, unit: str, start: datetime, end: da
             f"{format_time(start)} to {format_time(end)} UTC; "
             f"only {format_number(float(seen_before))} {unit}{since} before"
         )
-    training = anomaly.details.get("training_days")
-    days = float(training) if isinstance(training, int | float) else 0.0
-    if not days:
-        never = "never seen before"
-    elif days == 1:
-        never = "never seen in the day before"
-    else:
-        never = f"never seen in the {format_number(days)} days before"
+    never = never_seen(anomaly.details.get("training_days"))
     return (
         f"new {what}: first seen {format_time(start)} UTC, "
         f"{format_number(anomaly.observed)} {unit} by {format_time(end)} UTC; {never}"
@@ -356,3 +349,13 @@ def anomaly_id(series_key: Sequence[str | None], start: datetime, end: datetime,
     parts = ["\x1f".join("\x00" if v is None else str(v) for v in series_key)]
     parts += [as_utc(start).isoformat(), as_utc(end).isoformat(), kind]
     return hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def never_seen(training_days: object) -> str:
+    """The words for a first sighting: 'never seen before', or in how many days before."""
+    days = float(training_days) if isinstance(training_days, int | float) else 0.0
+    if not days:
+        return "never seen before"
+    if days == 1:
+        return "never seen in the day before"
+    return f"never seen in the {format_number(days)} days before"

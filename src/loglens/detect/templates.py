@@ -24,7 +24,7 @@ import numpy as np
 
 from loglens.detect.base import Anomaly, DetectError, severity_for
 from loglens.detect.baseline import NewCategories
-from loglens.detect.explain import anomaly_id, format_number, format_time
+from loglens.detect.explain import anomaly_id, format_number, format_time, never_seen
 from loglens.detect.residuals import (
     is_count_like,
     poisson_log_tail,
@@ -250,14 +250,7 @@ def describe_new_template(anomaly: Anomaly, text: str | None) -> str:
             f"rare log template back {quoted_template(text)}: {events} {span}; "
             f"only {format_number(float(seen_before))} events{since} before"
         )
-    training = details.get("training_days")
-    days = float(training) if isinstance(training, int | float) else 0.0
-    if not days:
-        never = "never seen before"
-    elif days == 1:
-        never = "never seen in the day before"
-    else:
-        never = f"never seen in the {format_number(days)} days before"
+    never = never_seen(details.get("training_days"))
     return f"new log template {quoted_template(text)}: {events} {span}; {never}"
 
 
