@@ -27,14 +27,7 @@ def run_parser(
     ctx = ctx or ParseContext(source="test.log", reference_time=datetime(2024, 6, 1, tzinfo=UTC))
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    table = pa.table(
-        {
-            "record_no": pa.array(range(1, len(records) + 1), type=pa.int64()),
-            "line_no": pa.array(range(1, len(records) + 1), type=pa.int64()),
-            "raw": pa.array(list(records), type=pa.large_string()),
-        }
-    )
-    con.register("batch", table)
+    con.register("batch", _batch(records))
     rows = _rows(con, parser.sql(ctx))
     assert [r["record_no"] for r in rows] == list(range(1, len(records) + 1)), "one row per record"
     fast = parser.fast_path(ctx)
@@ -43,8 +36,36 @@ def run_parser(
         if con.execute(check).fetchall()[0][0]:
             # The pipeline runs the fast SQL on such a batch: it must say exactly the same.
             assert _rows(con, fast.sql) == rows, "the fast path differs from the full SQL"
+        if fast.shaped is not None:
+            # The shaped reading runs on every record; those it recognises keep its row.
+            for shaped, full in zip(_rows(con, fast.shaped), rows, strict=True):
+                if shaped.pop("_shaped"):
+                    assert shaped == full, "the shaped reading differs from the full SQL"
     con.close()
     return rows
+
+
+def shaped(parser: Parser, records: Sequence[str], ctx: ParseContext) -> list[bool] | None:
+    """Which records the parser's shaped reading takes (None: it offers none)."""
+    fast = parser.fast_path(ctx)
+    if fast is None or fast.shaped is None:
+        return None
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("batch", _batch(records))
+    flags = [bool(row["_shaped"]) for row in _rows(con, fast.shaped)]
+    con.close()
+    return flags
+
+
+def _batch(records: Sequence[str]) -> pa.Table:
+    return pa.table(
+        {
+            "record_no": pa.array(range(1, len(records) + 1), type=pa.int64()),
+            "line_no": pa.array(range(1, len(records) + 1), type=pa.int64()),
+            "raw": pa.array(list(records), type=pa.large_string()),
+        }
+    )
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

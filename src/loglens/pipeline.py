@@ -482,14 +482,9 @@ class Pipeline:
                        {reader_error} AS _reader_error
                 FROM _batch_arrow {errors_join}""",
         )
-        _run(
-            con,
-            """CREATE OR REPLACE TEMP VIEW batch AS
-               SELECT record_no, line_no, raw FROM _batch_all
-               WHERE NOT _blank AND _reader_error IS NULL""",
-        )
+        _run(con, f"CREATE OR REPLACE TEMP VIEW batch AS {_BATCH_SQL}")
         try:
-            _run(con, f"CREATE OR REPLACE TEMP TABLE _parsed AS {parser_sql.for_batch(con)}")
+            parser_sql.parse(con)
         except duckdb.Error as exc:
             raise ParseError(
                 f"the {parser.name} parser failed on this input: {exc}", location=ctx.source
@@ -729,9 +724,15 @@ class Pipeline:
             con.unregister("_scrubbed")
 
 
+# The records a parser reads (the view ``batch``): not blank, not refused by the reader.
+_BATCH_SQL = (
+    "SELECT record_no, line_no, raw FROM _batch_all WHERE NOT _blank AND _reader_error IS NULL"
+)
+
+
 @dataclass(frozen=True)
 class _ParserSql:
-    """A parser's SQL, and its cheaper form for batches that allow it."""
+    """A parser's SQL, and its cheaper forms for the records and batches that allow them."""
 
     full: str
     fast: FastPath | None
@@ -739,6 +740,38 @@ class _ParserSql:
     @classmethod
     def of(cls, parser: Parser, ctx: ParseContext) -> _ParserSql:
         return cls(parser.sql(ctx), parser.fast_path(ctx))
+
+    def parse(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Parse the registered ``batch`` into the temp table ``_parsed``.
+
+        With a shaped reading, it reads every record first; the records it does not
+        recognise (usually none) are read again by the other SQL, on their own.
+        """
+        if self.fast is None or self.fast.shaped is None:
+            _run(con, f"CREATE OR REPLACE TEMP TABLE _parsed AS {self.for_batch(con)}")
+            return
+        _run(con, f"CREATE OR REPLACE TEMP TABLE _parsed AS {self.fast.shaped}")
+        _run(
+            con,
+            "CREATE OR REPLACE TEMP TABLE _unshaped AS "
+            "SELECT record_no FROM _parsed WHERE NOT _shaped",
+        )
+        if not con.execute("SELECT count(*) FROM _unshaped").fetchall()[0][0]:
+            return
+        try:
+            _run(
+                con,
+                f"CREATE OR REPLACE TEMP VIEW batch AS "
+                f"SELECT * FROM ({_BATCH_SQL}) SEMI JOIN _unshaped USING (record_no)",
+            )
+            _run(con, f"CREATE OR REPLACE TEMP TABLE _reread AS {self.for_batch(con)}")
+        finally:
+            _run(con, f"CREATE OR REPLACE TEMP VIEW batch AS {_BATCH_SQL}")
+        _run(
+            con,
+            """CREATE OR REPLACE TEMP TABLE _parsed AS
+               SELECT * FROM _parsed WHERE _shaped UNION ALL BY NAME SELECT * FROM _reread""",
+        )
 
     def for_batch(self, con: duckdb.DuckDBPyConnection) -> str:
         """The SQL for the registered ``batch``: the fast one when every record passes."""

@@ -74,6 +74,10 @@ class FastPath:
 
     check: str  # a boolean SQL expression over ``raw``: the fast SQL handles the record
     sql: str  # a SELECT over ``batch``, with the same output as the full SQL for such records
+    shaped: str | None = None
+    """A still cheaper SELECT over ``batch`` for the records it recognises (its ``_shaped``
+    column is true for them, and their rows are those of the full SQL); the other records are
+    for ``check`` and ``sql``. None: no such SELECT."""
 
 
 class Parser(ABC):

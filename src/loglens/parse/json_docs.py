@@ -108,6 +108,7 @@ from loglens.parse.base import (
     sql_string,
 )
 from loglens.parse.json_fields import json_path
+from loglens.parse.json_shape import DocumentShape
 from loglens.parse.timestamps import epoch_to_utc, iso_to_utc, naive_to_utc, yearless_to_utc
 from loglens.schema import FIELD_BY_NAME, FIELDS, Kind, quote_ident
 
@@ -638,8 +639,8 @@ class PathCandidates:
             return f"{values}_{slot}"
         return f"{values}[{slot}]"
 
-    def _extracted(self) -> list[int]:
-        """The slots the column layout extracts, in the order of its list ``j``."""
+    def used_slots(self) -> list[int]:
+        """The slots some layer of the column layout reads so far, in order."""
         return sorted(self._used["j"] | self._used["js"] | self._used["jb"])
 
     def layers_sql(
@@ -683,7 +684,7 @@ clean AS (
 )"""  # fmt: skip
         blank = sorted(self._used["jb"])
         scalar = sorted(self._used["js"] | self._used["jb"])
-        text = self._extracted()
+        text = self.used_slots()
         paths = ", ".join(sql_string(self.paths[slot - 1]) for slot in text)
         extracted = f"json_extract_string(raw, [{paths}])" if text else "NULL"
         texts = [f"j[{i}] AS j_{slot}" for i, slot in enumerate(text, 1)]
@@ -824,10 +825,10 @@ class EcsJsonParser(Parser):
         tops = sample_top_keys(ctx.sample)
         if tops is None:
             return None
-        return FastPath(planned_sql(tops), self._select(ctx, _ecs_paths(tops), "batch"))
+        quick = self._select_shaped(ctx, _ecs_paths(tops))
+        return FastPath(planned_sql(tops), self._select(ctx, _ecs_paths(tops), "batch"), quick)
 
     def _select(self, ctx: ParseContext, paths: PathCandidates, source: str) -> str:
-        fields = mappable_fields()
         kibana_keys = ("source.ip", "url.path", "http.response.status_code")
         # Kibana's shape needs its three keys: when the plan reads none of one, no record the
         # plan takes has that shape.
@@ -836,18 +837,11 @@ class EcsJsonParser(Parser):
             kibana = " AND ".join(
                 f"{paths.texts(f'kibana:{f}', 'jb')[0]} IS NOT NULL" for f in kibana_keys
             )
-        columns = [self._column(paths, f, ctx, kibana) for f in fields if f not in _ECS_COMPLETED]
-        completed = [
-            self._column(paths, f, ctx, kibana, alias=f"_{i}") for i, f in enumerate(_ECS_COMPLETED)
-        ]
-        extra = self._extra(paths, kibana)
-        outputs = {f: quote_ident(f) for f in fields}
-        outputs.update({f: f"_{i}" for i, f in enumerate(_ECS_COMPLETED)})
+        mapped = self._mapped_items(ctx, paths, kibana)
         seen = _seen_slots(paths, ctx.sample)
-        check = CompletenessCheck(paths, outputs, seen)
+        check = CompletenessCheck(paths, _outputs(), seen)
         layers = paths.layers_sql(source, check.layer_items(), seen)
         carried = check.carried()
-        excluded = ", ".join([*carried, *(f"_{i}" for i in range(len(_ECS_COMPLETED)))])
         return f"""
 WITH {layers},
 shaped AS (
@@ -858,33 +852,65 @@ shaped AS (
 lists AS (SELECT *, {select_list(check.lists_items())} FROM shaped),
 kinds AS (SELECT *, {check.kinds_item()} FROM lists),
 mapped AS (
-    SELECT {select_list(["record_no", "_error", "kibana", *carried])},
-       {select_list(columns)},
-       {select_list(completed)},
-       {extra} AS extra
+    SELECT {select_list(["record_no", "_error", "kibana", *carried, *mapped])}
     FROM kinds
 )
-SELECT record_no,
-       * EXCLUDE (record_no, _error, kibana, {excluded}),
-       coalesce(NOT kibana AND _error IS NULL AND {check.sql()}, false) AS _complete,
-       coalesce(_0, 'event') AS "event.kind",
-       coalesce(_1, CASE WHEN kibana THEN 'kibana' END,
-                CASE WHEN contains(_2, '.') THEN split_part(_2, '.', 1) END,
-                'ecs') AS "event.module",
-       coalesce(_2, CASE WHEN kibana THEN 'kibana.sample_logs' END, 'ecs.generic')
-           AS "event.dataset",
-       coalesce(_3, CASE WHEN kibana THEN 'web' END) AS "event.category",
-       coalesce(_4, CASE WHEN kibana THEN 'access' END) AS "event.type",
-       coalesce(_5, CASE WHEN NOT kibana THEN NULL
-                         WHEN "http.response.status_code" < 400 THEN 'success'
-                         WHEN "http.response.status_code" >= 400 THEN 'failure' END)
-           AS "event.outcome",
-       coalesce(_6, CASE WHEN kibana THEN nullif(regexp_extract(message,
-                '"([A-Z]+) [^ "]+ HTTP/', 1), '') END) AS "http.request.method",
-       coalesce(_7, CASE WHEN kibana THEN 'http' END) AS "network.protocol",
-       _error
-FROM mapped
-"""
+{_completed_select(carried, f"NOT kibana AND _error IS NULL AND {check.sql()}")}"""
+
+    def _select_shaped(self, ctx: ParseContext, paths: PathCandidates) -> str | None:
+        """The quick reading: the records with the sample's layout (:class:`DocumentShape`)
+        get their values from one ``json_transform``, with no per-path clean-ups and no
+        member counting; ``_shaped`` says which records it read (the others are for
+        :meth:`_select`). A plan's reading of those records gives the same row."""
+        kibana_slots = {
+            slot
+            for target in paths.targets()
+            if target.startswith("kibana:")
+            for candidate in paths.candidate_slots(target)
+            for slot in candidate
+        }
+        columns = {
+            keys: f"j_{slot}" for slot, keys in enumerate(paths.keys, 1) if slot not in kibana_slots
+        }
+        shape = DocumentShape.learn(ctx.sample, columns)
+        if shape is None:
+            return None
+        mapped = self._mapped_items(ctx, paths, None)
+        read = {int(column[2:]) for _, column in shape.leaves()}
+        check = CompletenessCheck(paths, _outputs(), read)
+        held = check.held_sql(read)
+        carried = [f"{layer}_{slot}" for layer in ("j", "js") for slot in check.order]
+        # Every layer of a slot is its text: a record with the layout needs no clean-up.
+        values = {int(column[2:]): shape.value_sql(keys, "_s") for keys, column in shape.leaves()}
+        texts = [f"{values.get(s, 'CAST(NULL AS VARCHAR)')} AS j_{s}" for s in paths.used_slots()]
+        aliases = [f"j_{s} AS {layer}_{s}" for layer in ("js", "jb") for s in paths.used_slots()]
+        structure = sql_string(shape.structure())
+        return f"""
+WITH src AS (SELECT record_no, raw, try(json_transform(raw, {structure})) AS _s FROM batch),
+texts AS (SELECT {select_list(["record_no", "raw", *texts])} FROM src),
+clean AS (
+    SELECT {select_list(["* EXCLUDE (raw)", "CAST(NULL AS VARCHAR) AS _error", *aliases])},
+       coalesce({shape.matches_sql()}, false) AS _shaped
+    FROM texts
+),
+mapped AS (
+    SELECT {select_list(["record_no", "_error", "false AS kibana", "_shaped", *carried])},
+       CAST(NULL AS VARCHAR[]) AS _jk,
+       {select_list(mapped)}
+    FROM clean
+)
+{_completed_select([*carried, "_jk"], f"_shaped AND {held}")}"""
+
+    def _mapped_items(
+        self, ctx: ParseContext, paths: PathCandidates, kibana: str | None
+    ) -> list[str]:
+        """The columns, the completed columns (``_0`` ..) and ``extra``, over the layers."""
+        fields = mappable_fields()
+        columns = [self._column(paths, f, ctx, kibana) for f in fields if f not in _ECS_COMPLETED]
+        completed = [
+            self._column(paths, f, ctx, kibana, alias=f"_{i}") for i, f in enumerate(_ECS_COMPLETED)
+        ]
+        return [*columns, *completed, f"{self._extra(paths, kibana)} AS extra"]
 
     def _column(
         self,
@@ -921,6 +947,39 @@ FROM mapped
         merged = merge_json_sql([f"json_object({args})"])
         # Most records have none of these keys: skip building and merging an empty object.
         return f"CASE WHEN coalesce({', '.join(v for _, v in pairs)}) IS NOT NULL THEN {merged} END"
+
+
+def _outputs() -> dict[str, str]:
+    """Field → the SQL name of its column in ``mapped`` (the completed ones are ``_0`` ..)."""
+    outputs = {f: quote_ident(f) for f in mappable_fields()}
+    outputs.update({f: f"_{i}" for i, f in enumerate(_ECS_COMPLETED)})
+    return outputs
+
+
+def _completed_select(carried: Sequence[str], complete: str) -> str:
+    """The ECS parser's last step over ``mapped``: ``_complete`` and the completed columns
+    (defaults, the Kibana shape's values), without the columns the check carried."""
+    excluded = ", ".join([*carried, *(f"_{i}" for i in range(len(_ECS_COMPLETED)))])
+    return f"""SELECT record_no,
+       * EXCLUDE (record_no, _error, kibana, {excluded}),
+       coalesce({complete}, false) AS _complete,
+       coalesce(_0, 'event') AS "event.kind",
+       coalesce(_1, CASE WHEN kibana THEN 'kibana' END,
+                CASE WHEN contains(_2, '.') THEN split_part(_2, '.', 1) END,
+                'ecs') AS "event.module",
+       coalesce(_2, CASE WHEN kibana THEN 'kibana.sample_logs' END, 'ecs.generic')
+           AS "event.dataset",
+       coalesce(_3, CASE WHEN kibana THEN 'web' END) AS "event.category",
+       coalesce(_4, CASE WHEN kibana THEN 'access' END) AS "event.type",
+       coalesce(_5, CASE WHEN NOT kibana THEN NULL
+                         WHEN "http.response.status_code" < 400 THEN 'success'
+                         WHEN "http.response.status_code" >= 400 THEN 'failure' END)
+           AS "event.outcome",
+       coalesce(_6, CASE WHEN kibana THEN nullif(regexp_extract(message,
+                '"([A-Z]+) [^ "]+ HTTP/', 1), '') END) AS "http.request.method",
+       coalesce(_7, CASE WHEN kibana THEN 'http' END) AS "network.protocol",
+       _error
+FROM mapped"""
 
 
 # A time the column holds exactly: UTC, at most microseconds (TIMESTAMPTZ's precision).
@@ -1120,12 +1179,18 @@ class CompletenessCheck:
             below = [self._j(s) for s in self.order if s in slots and parent in self.parents_of[s]]
             if below:
                 members.append(f"({' OR '.join(f'{j} IS NOT NULL' for j in below)})::INTEGER")
-        checks = [f"_colons = {' + '.join(members) or '0'}"]
+        checks = [f"_colons = {' + '.join(members) or '0'}", self.held_sql(slots)]
+        return "(" + " AND ".join(checks) + ")"
+
+    def held_sql(self, slots: set[int]) -> str:
+        """For records whose values are all in ``slots``: one path present at most per
+        column, and its value held (plain expressions; the member count is not checked)."""
+        checks = []
         for target, all_slots in self.targets:
             present = [s for s in all_slots if s in slots]
             if present:
                 checks += self._target_checks(target, present)
-        return "(" + " AND ".join(checks) + ")"
+        return "(" + (" AND ".join(checks) or "true") + ")"
 
     def _target_checks(self, target: str, slots: Sequence[int]) -> list[str]:
         """One path present at most, and its value held (plain expressions)."""
