@@ -37,10 +37,12 @@ def run_parser(
             # The pipeline runs the fast SQL on such a batch: it must say exactly the same.
             assert _rows(con, fast.sql) == rows, "the fast path differs from the full SQL"
         if fast.shaped is not None:
-            # The shaped reading runs on every record; those it recognises keep its row.
+            # The shaped reading runs on every record; those it recognises keep its row (a
+            # column it leaves out is NULL for them).
             for shaped, full in zip(_rows(con, fast.shaped), rows, strict=True):
                 if shaped.pop("_shaped"):
-                    assert shaped == full, "the shaped reading differs from the full SQL"
+                    expected = {k: v for k, v in full.items() if k in shaped or v is not None}
+                    assert shaped == expected, "the shaped reading differs from the full SQL"
     con.close()
     return rows
 

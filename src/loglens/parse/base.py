@@ -76,8 +76,9 @@ class FastPath:
     sql: str  # a SELECT over ``batch``, with the same output as the full SQL for such records
     shaped: str | None = None
     """A still cheaper SELECT over ``batch`` for the records it recognises (its ``_shaped``
-    column is true for them, and their rows are those of the full SQL); the other records are
-    for ``check`` and ``sql``. None: no such SELECT."""
+    column is true for them, and their rows are those of the full SQL, less columns that are
+    NULL for all of them); the other records are for ``check`` and ``sql``. None: no such
+    SELECT."""
 
 
 class Parser(ABC):

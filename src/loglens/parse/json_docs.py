@@ -95,7 +95,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -551,7 +551,8 @@ class PathCandidates:
 
     A path under a top-level key outside ``top_keys`` is not read at all: for a record whose
     top-level keys are all in ``top_keys`` its value is NULL anyway, so both layouts give such a
-    record the same values.
+    record the same values. ``only`` narrows the paths further to the key paths it names (the
+    shaped reading, whose records have no value elsewhere).
     """
 
     def __init__(
@@ -560,6 +561,7 @@ class PathCandidates:
         *,
         flat_aliases: bool = True,
         top_keys: Iterable[str] | None = None,
+        only: Collection[tuple[str, ...]] | None = None,
     ) -> None:
         self.top_keys = None if top_keys is None else frozenset(top_keys)
         self.paths: list[str] = []
@@ -579,6 +581,8 @@ class PathCandidates:
                 slots = []
                 for keys, variant in variants:
                     if self.top_keys is not None and keys[0] not in self.top_keys:
+                        continue
+                    if only is not None and keys not in only:
                         continue
                     if variant not in self.paths:
                         self.paths.append(variant)
@@ -825,7 +829,7 @@ class EcsJsonParser(Parser):
         tops = sample_top_keys(ctx.sample)
         if tops is None:
             return None
-        quick = self._select_shaped(ctx, _ecs_paths(tops))
+        quick = self._select_shaped(ctx, tops)
         return FastPath(planned_sql(tops), self._select(ctx, _ecs_paths(tops), "batch"), quick)
 
     def _select(self, ctx: ParseContext, paths: PathCandidates, source: str) -> str:
@@ -857,11 +861,13 @@ mapped AS (
 )
 {_completed_select(carried, f"NOT kibana AND _error IS NULL AND {check.sql()}")}"""
 
-    def _select_shaped(self, ctx: ParseContext, paths: PathCandidates) -> str | None:
+    def _select_shaped(self, ctx: ParseContext, tops: Iterable[str]) -> str | None:
         """The quick reading: the records with the sample's layout (:class:`DocumentShape`)
         get their values from one ``json_transform``, with no per-path clean-ups and no
         member counting; ``_shaped`` says which records it read (the others are for
-        :meth:`_select`). A plan's reading of those records gives the same row."""
+        :meth:`_select`). Its rows are those of the plan's reading, less the columns no
+        value of the layout reaches (NULL for every record it reads)."""
+        paths = _ecs_paths(tops, only=DocumentShape.key_paths(ctx.sample))
         kibana_slots = {
             slot
             for target in paths.targets()
@@ -875,7 +881,7 @@ mapped AS (
         shape = DocumentShape.learn(ctx.sample, columns)
         if shape is None:
             return None
-        mapped = self._mapped_items(ctx, paths, None)
+        mapped = self._mapped_items(ctx, paths, None, every_column=False)
         read = {int(column[2:]) for _, column in shape.leaves()}
         check = CompletenessCheck(paths, _outputs(), read)
         held = check.held_sql(read)
@@ -902,11 +908,23 @@ mapped AS (
 {_completed_select([*carried, "_jk"], f"_shaped AND {held}")}"""
 
     def _mapped_items(
-        self, ctx: ParseContext, paths: PathCandidates, kibana: str | None
+        self,
+        ctx: ParseContext,
+        paths: PathCandidates,
+        kibana: str | None,
+        *,
+        every_column: bool = True,
     ) -> list[str]:
-        """The columns, the completed columns (``_0`` ..) and ``extra``, over the layers."""
-        fields = mappable_fields()
-        columns = [self._column(paths, f, ctx, kibana) for f in fields if f not in _ECS_COMPLETED]
+        """The columns, the completed columns (``_0`` ..) and ``extra``, over the layers.
+
+        Without ``every_column``, a column no path reaches is left out (it would be NULL for
+        every record), except those the last step reads (:func:`_completed_select`).
+        """
+        fields = [f for f in mappable_fields() if f not in _ECS_COMPLETED]
+        if not every_column:
+            kept = {"message", "http.response.status_code"}
+            fields = [f for f in fields if f in kept or paths.texts(f) or f == "@timestamp"]
+        columns = [self._column(paths, f, ctx, kibana) for f in fields]
         completed = [
             self._column(paths, f, ctx, kibana, alias=f"_{i}") for i, f in enumerate(_ECS_COMPLETED)
         ]
@@ -1307,14 +1325,17 @@ def _seen_slots(paths: PathCandidates, sample: Sequence[str]) -> set[int]:
     return seen
 
 
-def _ecs_paths(top_keys: Iterable[str] | None) -> PathCandidates:
-    """Every path the ECS parser reads (all of them, or those under ``top_keys``)."""
+def _ecs_paths(
+    top_keys: Iterable[str] | None, only: Collection[tuple[str, ...]] | None = None
+) -> PathCandidates:
+    """Every path the ECS parser reads (all of them, or those under ``top_keys``; of those,
+    only the key paths in ``only`` when given)."""
     targets: list[tuple[str, Sequence[str]]] = [(f, (f,)) for f in mappable_fields()]
     targets.append(("@timestamp", _OTHER_TIMESTAMPS))
     targets += [(f"kibana:{f}", keys) for f, keys in _KIBANA_FIELDS.items()]
     targets += [(f"kibana:{f}", (key,)) for f, key in _KIBANA_EXTRA]
     targets += [(f"extra:{f}", (f,)) for f in _ECS_EXTRA]
-    return PathCandidates(targets, top_keys=top_keys)
+    return PathCandidates(targets, top_keys=top_keys, only=only)
 
 
 def sample_top_keys(sample: Sequence[str]) -> frozenset[str] | None:

@@ -94,6 +94,16 @@ class DocumentShape:
             return None
         return cls(root, style, documents)
 
+    @staticmethod
+    def key_paths(sample: Sequence[str]) -> frozenset[tuple[str, ...]]:
+        """The key paths of the values of the sample's plain documents (a superset of any
+        layout :meth:`learn` finds in it)."""
+        return frozenset(
+            keys
+            for _, doc in filter(None, map(_plain_object, sample))
+            for keys, _ in _flatten(doc, ())
+        )
+
     def leaves(self) -> list[tuple[tuple[str, ...], str]]:
         """Every value of the layout: its key path and the SQL name of its text."""
         return list(_leaves(self.root, ()))
