@@ -863,36 +863,39 @@ mapped AS (
 
     def _select_shaped(self, ctx: ParseContext, tops: Iterable[str]) -> str | None:
         """The quick reading: the records with the sample's layout (:class:`DocumentShape`)
-        get their values from one ``json_transform``, with no per-path clean-ups and no
+        get their values from one ``json_extract_string``, with no per-path clean-ups and no
         member counting; ``_shaped`` says which records it read (the others are for
         :meth:`_select`). Its rows are those of the plan's reading, less the columns no
         value of the layout reaches (NULL for every record it reads)."""
         paths = _ecs_paths(tops, only=DocumentShape.key_paths(ctx.sample))
-        kibana_slots = {
+        kibana = {
             slot
             for target in paths.targets()
             if target.startswith("kibana:")
             for candidate in paths.candidate_slots(target)
             for slot in candidate
         }
-        columns = {
-            keys: f"j_{slot}" for slot, keys in enumerate(paths.keys, 1) if slot not in kibana_slots
-        }
-        shape = DocumentShape.learn(ctx.sample, columns)
+        slot_of = {keys: slot for slot, keys in enumerate(paths.keys, 1) if slot not in kibana}
+        shape = DocumentShape.learn(
+            ctx.sample, {keys: f"j_{slot}" for keys, slot in slot_of.items()}
+        )
         if shape is None:
             return None
         mapped = self._mapped_items(ctx, paths, None, every_column=False)
-        read = {int(column[2:]) for _, column in shape.leaves()}
+        leaves = [(keys, slot_of[keys]) for keys, _ in shape.leaves()]
+        read = {slot for _, slot in leaves}
         check = CompletenessCheck(paths, _outputs(), read)
         held = check.held_sql(read)
         carried = [f"{layer}_{slot}" for layer in ("j", "js") for slot in check.order]
         # Every layer of a slot is its text: a record with the layout needs no clean-up.
-        values = {int(column[2:]): shape.value_sql(keys, "_s") for keys, column in shape.leaves()}
+        values = {
+            slot: shape.value_sql(keys, f"_j[{i}]") for i, (keys, slot) in enumerate(leaves, 1)
+        }
         texts = [f"{values.get(s, 'CAST(NULL AS VARCHAR)')} AS j_{s}" for s in paths.used_slots()]
         aliases = [f"j_{s} AS {layer}_{s}" for layer in ("js", "jb") for s in paths.used_slots()]
-        structure = sql_string(shape.structure())
+        extracted = ", ".join(sql_string(paths.paths[slot - 1]) for _, slot in leaves)
         return f"""
-WITH src AS (SELECT record_no, raw, try(json_transform(raw, {structure})) AS _s FROM batch),
+WITH src AS (SELECT record_no, raw, try(json_extract_string(raw, [{extracted}])) AS _j FROM batch),
 texts AS (SELECT {select_list(["record_no", "raw", *texts])} FROM src),
 clean AS (
     SELECT {select_list(["* EXCLUDE (raw)", "CAST(NULL AS VARCHAR) AS _error", *aliases])},

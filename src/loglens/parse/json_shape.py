@@ -5,8 +5,8 @@ with the same separators and plain values. For such records a parser can skip it
 reading. :class:`DocumentShape` learns the layout from the sample (the records format detection
 looked at) and gives:
 
-- :meth:`DocumentShape.structure`: a ``json_transform`` structure that reads every value of the
-  layout as text in one pass (much cheaper than extracting each path);
+- :meth:`DocumentShape.leaves`: every value of the layout, to be extracted as text in one pass
+  (one ``json_extract_string`` with the list of their paths);
 - :meth:`DocumentShape.matches_sql`: whether a record is exactly the document those values
   write, in the sample's spelling: the same keys in the same order (members may be missing), the
   same separators, strings as strings and numbers as numbers, and nothing else. It compares the
@@ -108,24 +108,18 @@ class DocumentShape:
         """Every value of the layout: its key path and the SQL name of its text."""
         return list(_leaves(self.root, ()))
 
-    def structure(self) -> str:
-        """The ``json_transform`` structure reading every value of the layout as text."""
-        return json.dumps(_structure(self.root))
-
-    def value_sql(self, keys: tuple[str, ...], shaped: str) -> str:
-        """The text of the value at ``keys`` from ``shaped`` (the ``json_transform`` result).
+    def value_sql(self, keys: tuple[str, ...], text: str) -> str:
+        """The value at ``keys``, from ``text`` (the SQL of its extracted text).
 
         A value the general reading would clean up or read as JSON is NULL here, so that a
         record holding it cannot match: text that is empty, ``-``, starts with a space, a
         ``{`` or a byte past ``{`` (outside ASCII), or ends with a space; a bare value that is
         an object (arrays are turned away by :meth:`matches_sql`).
         """
-        leaf = self._leaf(keys)
-        v = shaped + "".join(f".{_ident(k)}" for k in keys)
-        if not leaf.quoted:
-            return f"CASE WHEN {v} < '{{' THEN {v} END"
-        plain = f"{v} >= '!' AND {v} < '{{' AND {v} <> '-' AND NOT ends_with({v}, ' ')"
-        return f"CASE WHEN {plain} THEN {v} END"
+        if not self._leaf(keys).quoted:
+            return f"CASE WHEN {text} < '{{' THEN {text} END"
+        plain = f"{text} >= '!' AND {text} < '{{' AND {text} <> '-' AND NOT ends_with({text}, ' ')"
+        return f"CASE WHEN {plain} THEN {text} END"
 
     def matches_sql(self, raw: str = "raw") -> str:
         """Whether ``raw`` is exactly the document its values (the columns) write (see above).
@@ -221,13 +215,6 @@ def _leaves(node: _Node, prefix: tuple[str, ...]) -> Iterable[tuple[tuple[str, .
             yield (*prefix, key), member.column
 
 
-def _structure(node: _Node) -> dict[str, Any]:
-    return {
-        key: _structure(member) if isinstance(member, _Node) else "VARCHAR"
-        for key, member in node.members.items()
-    }
-
-
 def _required_leaves(node: _Node, documents: int) -> Iterable[_Leaf]:
     """The values every sample document of the layout has (a record lacking one is not read
     quickly: the rebuilt text would need a test per member, which costs more than it saves)."""
@@ -293,7 +280,3 @@ def _concat(pieces: Sequence[str | _Sql]) -> str:
     if text:
         args.append(sql_string(text))
     return f"concat({', '.join(args)})"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
