@@ -319,3 +319,18 @@ def test_same_lines_as_the_obvious_split(parts: list[bytes], chunk: int, limit: 
     assert lines == expected
     assert numbers == list(range(1, len(expected) + 1))
     assert truncated == expected_truncated
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.binary(max_size=30), max_size=20),
+    st.integers(1, 48),
+    st.integers(-40, 40),
+)
+def test_a_size_hint_changes_nothing_read(parts: list[bytes], chunk: int, error: int) -> None:
+    """The hint only decides how a chunk's memory is committed: right, short or long, the
+    lines are the same."""
+    data = b"\n".join(p.replace(b"\r", b"").replace(b"\n", b"") for p in parts)
+    plain = split(data, chunk_bytes=chunk, max_line_bytes=10_000)
+    hinted = split(data, chunk_bytes=chunk, max_line_bytes=10_000, size_hint=len(data) + error)
+    assert hinted == plain == (plain[0], reference(data, 10_000)[0], set())

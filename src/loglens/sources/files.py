@@ -231,6 +231,10 @@ class OpenedInput:
         buffered = io.BufferedReader(cast(io.RawIOBase, base))
         try:
             decompressed = _decompressing(buffered, source.display)
+            # The bytes to read, for a plain file (the line reader sizes its memory by it).
+            self._size: int | None = None
+            if decompressed is buffered and source.path is not None and source.path.is_file():
+                self._size = source.path.stat().st_size
             self.head = _read_up_to(decompressed, HEAD_BYTES)
             self.stream = cast(IO[bytes], _PrefixedStream(self.head, decompressed))
         except (OSError, EOFError, lzma.LZMAError) as exc:
@@ -280,7 +284,9 @@ class OpenedInput:
             raise SourceError(f"read failed: {exc}", location=self.source.display) from exc
 
     def _line_batches(self, max_line_bytes: int, batch_records: int) -> Iterator[RecordBatch]:
-        for lines in iter_line_batches(self.stream, max_line_bytes=max_line_bytes):
+        for lines in iter_line_batches(
+            self.stream, max_line_bytes=max_line_bytes, size_hint=self._size
+        ):
             for start in range(0, len(lines), batch_records):
                 line_no = lines.line_no.slice(start, batch_records)
                 numbers = line_no.to_numpy()
