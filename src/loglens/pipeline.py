@@ -53,7 +53,7 @@ from loglens.sources.files import (
     expand_inputs,
 )
 from loglens.store import open_store
-from loglens.store.base import IngestRecord, Query, Store, WriteSummary
+from loglens.store.base import IngestRecord, Query, StagedCounts, Store, WriteSummary
 from loglens.templates.stored import MiningReport, mine_store
 
 TRUNCATED_TAG = "_truncated"
@@ -442,15 +442,17 @@ class Pipeline:
                 con.register("_batch_hits", batch.hits_table())
             try:
                 counts, events_sql = self._stage(con, batch, parser, parser_sql, ctx)
-                summary: WriteSummary = self.store.write_staged(events_sql, known_new=known_new)
+                summary: WriteSummary = self.store.write_staged(
+                    events_sql, known_new=known_new, counted=counts.staged()
+                )
             finally:
                 for name in ("_batch_arrow", "_batch_errors", "_batch_truncated"):
                     con.unregister(name)
                 if isinstance(batch, HitBatch):
                     con.unregister("_batch_hits")
             record.records += len(batch)
-            record.blank += counts["blank"]
-            record.headers += counts["headers"]
+            record.blank += counts.blank
+            record.headers += counts.skipped
             record.truncated += len(batch.truncated)
             record.failed += summary.inserted_failures
             record.parsed += summary.inserted - summary.inserted_failures
@@ -467,8 +469,8 @@ class Pipeline:
         parser: Parser,
         parser_sql: _ParserSql,
         ctx: ParseContext,
-    ) -> tuple[dict[str, int], str]:
-        """Parse one batch; return its skip counts and the SELECT of its canonical events.
+    ) -> tuple[_BatchCounts, str]:
+        """Parse one batch; return its counts and the SELECT of its canonical events.
 
         Only the parser's output is materialised (it holds no raw text); the raw records stay in
         the registered Arrow table until the store has written them.
@@ -490,10 +492,11 @@ class Pipeline:
                 f"the {parser.name} parser failed on this input: {exc}", location=ctx.source
             ) from exc
         produced = set(_columns(con, "_parsed"))
-        blank, expected, parsed_rows, headers = _counts(con, "_skip" in produced)
-        if parsed_rows != expected:
+        counts = _counts(con, produced)
+        if counts.parsed_rows != counts.expected or counts.parsed_records != counts.expected:
             raise ParseError(
-                f"the {parser.name} parser returned {parsed_rows} rows for {expected} records",
+                f"the {parser.name} parser returned {counts.parsed_rows} rows for "
+                f"{counts.parsed_records} of {counts.expected} records",
                 location=ctx.source,
             )
         self._register_maps(con, produced, ctx.host)
@@ -504,7 +507,7 @@ class Pipeline:
             _run(con, f"CREATE OR REPLACE TEMP TABLE _staged AS {events_sql}")
             self._scrub_text(con)
             events_sql = "SELECT * FROM _staged"
-        return {"blank": blank, "headers": headers}, events_sql
+        return counts, events_sql
 
     def _register_maps(
         self, con: duckdb.DuckDBPyConnection, produced: set[str], host: str | None
@@ -910,15 +913,37 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [row[0] for row in con.execute(f"DESCRIBE {quote_ident(table)}").fetchall()]
 
 
-def _counts(con: duckdb.DuckDBPyConnection, has_skip: bool) -> tuple[int, int, int, int]:
-    row = con.execute(
+@dataclass(frozen=True)
+class _BatchCounts:
+    blank: int
+    expected: int  # records the parser reads (not blank, not refused by the reader)
+    refused: int  # records the reader refused (stored raw, as failures)
+    parsed_rows: int
+    parsed_records: int  # distinct record numbers among the parser's rows
+    skipped: int  # rows the parser says are no event (headers)
+    parse_failures: int
+
+    def staged(self) -> StagedCounts:
+        """The rows the batch's events SELECT gives, and its failures."""
+        return StagedCounts(
+            rows=self.expected + self.refused - self.skipped,
+            failures=self.refused + self.parse_failures,
+        )
+
+
+def _counts(con: duckdb.DuckDBPyConnection, produced: set[str]) -> _BatchCounts:
+    (blank, expected, refused), *_ = con.execute(
         "SELECT count(*) FILTER (WHERE _blank), "
-        "count(*) FILTER (WHERE NOT _blank AND _reader_error IS NULL) FROM _batch_all"
-    ).fetchall()[0]
-    skip = "count(*) FILTER (WHERE _skip)" if has_skip else "0"
-    parsed = con.execute(f"SELECT count(*), {skip} FROM _parsed").fetchall()[0]
-    assert row is not None and parsed is not None
-    return int(row[0]), int(row[1]), int(parsed[0]), int(parsed[1])
+        "count(*) FILTER (WHERE NOT _blank AND _reader_error IS NULL), "
+        "count(*) FILTER (WHERE NOT _blank AND _reader_error IS NOT NULL) FROM _batch_all"
+    ).fetchall()
+    skip = "coalesce(_skip, false)" if "_skip" in produced else "false"
+    error = "_error IS NOT NULL" if "_error" in produced else "false"
+    (rows, records, skipped, failures), *_ = con.execute(
+        f"SELECT count(*), count(DISTINCT record_no), count(*) FILTER (WHERE {skip}), "
+        f"count(*) FILTER (WHERE {error} AND NOT {skip}) FROM _parsed"
+    ).fetchall()
+    return _BatchCounts(blank, expected, refused, rows, records, skipped, failures)
 
 
 def _distinct(con: duckdb.DuckDBPyConnection, fields: Sequence[str]) -> list[str]:

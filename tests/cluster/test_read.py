@@ -33,7 +33,7 @@ from loglens.pipeline import IngestReport, Pipeline
 from loglens.sources.elastic import ClusterPull, ClusterScan, ScanOptions, Watermark
 from loglens.sources.generate import generate
 from loglens.store import DuckDBStore, open_store
-from loglens.store.base import Query, WriteSummary
+from loglens.store.base import Query, StagedCounts, WriteSummary
 from tests.cluster.conftest import Cluster
 
 DAY = datetime(2024, 5, 1, tzinfo=UTC)
@@ -323,12 +323,14 @@ class _DyingStore(DuckDBStore):
         super().__init__(":memory:")
         self.writes_left = writes
 
-    def write_staged(self, events_sql: str, *, known_new: bool = False) -> WriteSummary:
+    def write_staged(
+        self, events_sql: str, *, known_new: bool = False, counted: StagedCounts | None = None
+    ) -> WriteSummary:
         if self.writes_left == 0:
             self.writes_left = -1
             raise _Killed
         self.writes_left -= 1
-        return super().write_staged(events_sql, known_new=known_new)
+        return super().write_staged(events_sql, known_new=known_new, counted=counted)
 
 
 def test_a_pull_killed_midway_resumes_with_the_exact_set(cluster: Cluster, source: Source) -> None:
@@ -401,8 +403,10 @@ class _FaultsAfterFirstWrite(DuckDBStore):
         super().__init__(":memory:")
         self._arm: Callable[[], None] | None = arm
 
-    def write_staged(self, events_sql: str, *, known_new: bool = False) -> WriteSummary:
-        written = super().write_staged(events_sql, known_new=known_new)
+    def write_staged(
+        self, events_sql: str, *, known_new: bool = False, counted: StagedCounts | None = None
+    ) -> WriteSummary:
+        written = super().write_staged(events_sql, known_new=known_new, counted=counted)
         if self._arm is not None:
             self._arm()
             self._arm = None

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from loglens.config import Config, load_config
+from loglens.errors import StoreError
 from loglens.pipeline import Pipeline
 from loglens.schema import PARSE_FAILURE_TAG
 from loglens.store import open_store
-from loglens.store.base import Query
+from loglens.store.base import Query, StagedCounts
+from loglens.store.duckdb import DuckDBStore
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 APACHE = DATA / "apache" / "access_excerpt.log"
@@ -308,3 +310,22 @@ def test_generated_folder_skips_its_labels(tmp_path: Path) -> None:
     # Named on purpose, the file is read like any other JSON.
     (record,) = ingest(make_config(tmp_path / "named"), tmp_path / "gen" / "labels.json")
     assert record.parsed == 1
+
+
+@pytest.mark.parametrize("known_new", [True, False])
+def test_a_batch_that_repeats_a_record_writes_nothing(tmp_path: Path, known_new: bool) -> None:
+    """Counted or not, a SELECT giving more rows than records (a join gone wrong) is refused."""
+    with DuckDBStore(str(tmp_path / "s.duckdb")) as store:
+        store.con.execute(
+            "CREATE TEMP TABLE _rows AS SELECT *, false AS _failed, 1 AS _record_no FROM events"
+        )
+        for event_id in ("a", "b"):  # two rows for record 1
+            store.con.execute(
+                'INSERT INTO _rows BY NAME SELECT ? AS "event.id", false AS _failed, '
+                "1 AS _record_no",
+                [event_id],
+            )
+        counted = StagedCounts(rows=1, failures=0) if known_new else None
+        with pytest.raises(StoreError, match="nothing was written"):
+            store.write_staged("SELECT * FROM _rows", known_new=known_new, counted=counted)
+        assert store.count(Query()) == 0

@@ -20,6 +20,15 @@ from loglens.series import SeriesFrame, SeriesSpec
 
 
 @dataclass(frozen=True)
+class StagedCounts:
+    """A staged batch's rows and, of them, parse failures, as the caller counted them (its
+    rows are one per record: the store need not count them again)."""
+
+    rows: int
+    failures: int
+
+
+@dataclass(frozen=True)
 class WriteSummary:
     """What a write did: new events (of which parse failures), records already stored, and
     records the store refused for good (a cluster's mapping errors), with the first reasons."""
@@ -173,9 +182,12 @@ class Store(Protocol):
         """The DuckDB connection parsers run in (the store's own for DuckDB)."""
         ...
 
-    def write_staged(self, events_sql: str, *, known_new: bool = False) -> WriteSummary:
+    def write_staged(
+        self, events_sql: str, *, known_new: bool = False, counted: StagedCounts | None = None
+    ) -> WriteSummary:
         """Store the rows of a SELECT run on the staging connection (canonical columns and
-        ``_failed``); rows whose ``event.id`` is already stored are counted as duplicates."""
+        ``_failed``); rows whose ``event.id`` is already stored are counted as duplicates.
+        ``counted``: the caller's counts of the rows (a store may trust them)."""
         ...
 
     def write(self, events: pa.Table) -> WriteSummary:

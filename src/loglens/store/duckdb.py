@@ -30,6 +30,7 @@ from loglens.store.base import (
     GroupProfile,
     IngestRecord,
     Query,
+    StagedCounts,
     TermChange,
     TermChanges,
     TermsBucket,
@@ -156,7 +157,9 @@ class DuckDBStore:
     def staging_connection(self) -> duckdb.DuckDBPyConnection:
         return self.con
 
-    def write_staged(self, events_sql: str, *, known_new: bool = False) -> WriteSummary:
+    def write_staged(
+        self, events_sql: str, *, known_new: bool = False, counted: StagedCounts | None = None
+    ) -> WriteSummary:
         """Insert the new rows of ``events_sql`` (run on this connection) in one transaction.
 
         ``events_sql`` yields the canonical columns plus ``_record_no`` (unique in the batch)
@@ -167,11 +170,16 @@ class DuckDBStore:
         ``known_new``: the caller knows no stored event can share an id with these rows (the
         store held no events when their input began, and ids differ within an input), so the
         duplicate check is skipped — the first load of a store, where it costs the most.
+        With ``counted`` too, the rows are not counted beforehand: the insert must write as
+        many rows as counted (a join that repeated records would write more), or nothing is
+        written.
         """
         con = self.con
         try:
             self._run("BEGIN TRANSACTION")
-            if known_new:
+            if known_new and counted is not None:
+                counts = [(0, counted.failures, 0)]
+            elif known_new:
                 counts = con.execute(
                     f"""SELECT 0, count(*) FILTER (WHERE _failed),
                                count(*) - count(DISTINCT _record_no)
@@ -199,6 +207,12 @@ class DuckDBStore:
                 inserted = con.execute(
                     f"INSERT INTO events ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM ({events_sql})"
                 ).fetchall()
+                if counted is not None and inserted[0][0] != counted.rows:
+                    raise StoreError(
+                        f"the batch gave {inserted[0][0]} rows for {counted.rows} records; "
+                        "nothing was written",
+                        location=self.url,
+                    )
             else:
                 inserted = con.execute(
                     f"""INSERT INTO events ({_COLUMN_LIST})

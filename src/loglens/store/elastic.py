@@ -72,6 +72,7 @@ from loglens.store.base import (
     GroupProfile,
     IngestRecord,
     Query,
+    StagedCounts,
     TermChanges,
     TermsBucket,
     TermsResult,
@@ -304,8 +305,11 @@ class ElasticStore:
             install_sql_functions(self._staging)
         return self._staging
 
-    def write_staged(self, events_sql: str, *, known_new: bool = False) -> WriteSummary:
-        """Bulk-index the rows of ``events_sql`` (canonical columns, ``_failed``).
+    def write_staged(
+        self, events_sql: str, *, known_new: bool = False, counted: StagedCounts | None = None
+    ) -> WriteSummary:
+        """Bulk-index the rows of ``events_sql`` (canonical columns, ``_failed``; ``counted``
+        is not needed: the bulk answers count what was written).
 
         ``known_new``: the index held none of these ids when their input began, so the bulk
         writer need not ask which are stored (see :mod:`loglens.cluster.bulk`).
