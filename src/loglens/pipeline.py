@@ -493,10 +493,10 @@ class Pipeline:
             ) from exc
         produced = set(_columns(con, "_parsed"))
         counts = _counts(con, produced)
-        if counts.parsed_rows != counts.expected or counts.parsed_records != counts.expected:
+        if counts.parsed_rows != counts.expected:
             raise ParseError(
                 f"the {parser.name} parser returned {counts.parsed_rows} rows for "
-                f"{counts.parsed_records} of {counts.expected} records",
+                f"{counts.expected} records",
                 location=ctx.source,
             )
         self._register_maps(con, produced, ctx.host)
@@ -918,8 +918,7 @@ class _BatchCounts:
     blank: int
     expected: int  # records the parser reads (not blank, not refused by the reader)
     refused: int  # records the reader refused (stored raw, as failures)
-    parsed_rows: int
-    parsed_records: int  # distinct record numbers among the parser's rows
+    parsed_rows: int  # (one per record: a repeated one makes the store refuse the batch)
     skipped: int  # rows the parser says are no event (headers)
     parse_failures: int
 
@@ -939,11 +938,11 @@ def _counts(con: duckdb.DuckDBPyConnection, produced: set[str]) -> _BatchCounts:
     ).fetchall()
     skip = "coalesce(_skip, false)" if "_skip" in produced else "false"
     error = "_error IS NOT NULL" if "_error" in produced else "false"
-    (rows, records, skipped, failures), *_ = con.execute(
-        f"SELECT count(*), count(DISTINCT record_no), count(*) FILTER (WHERE {skip}), "
+    (rows, skipped, failures), *_ = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {skip}), "
         f"count(*) FILTER (WHERE {error} AND NOT {skip}) FROM _parsed"
     ).fetchall()
-    return _BatchCounts(blank, expected, refused, rows, records, skipped, failures)
+    return _BatchCounts(blank, expected, refused, rows, skipped, failures)
 
 
 def _distinct(con: duckdb.DuckDBPyConnection, fields: Sequence[str]) -> list[str]:

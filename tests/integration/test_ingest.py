@@ -11,10 +11,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from loglens.config import Config, load_config
 from loglens.errors import StoreError
+from loglens.parse.base import ParseContext
+from loglens.parse.text import PlainTextParser
 from loglens.pipeline import Pipeline
 from loglens.schema import PARSE_FAILURE_TAG
 from loglens.store import open_store
@@ -329,3 +332,31 @@ def test_a_batch_that_repeats_a_record_writes_nothing(tmp_path: Path, known_new:
         with pytest.raises(StoreError, match="nothing was written"):
             store.write_staged("SELECT * FROM _rows", known_new=known_new, counted=counted)
         assert store.count(Query()) == 0
+
+
+class _RepeatingParser(PlainTextParser):
+    """A broken parser (a fault no real parser shows on purpose): record 2 twice, record 3
+    not at all, so its row count still looks right."""
+
+    def sql(self, ctx: ParseContext) -> str:
+        return (
+            "SELECT CASE WHEN record_no = 3 THEN 2 ELSE record_no END AS record_no, "
+            "raw AS message, CAST(NULL AS VARCHAR) AS _error FROM batch"
+        )
+
+
+@pytest.mark.parametrize("first_load", [True, False])
+def test_a_parser_that_repeats_a_record_stores_nothing_of_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first_load: bool
+) -> None:
+    path = tmp_path / "app.log"
+    path.write_text("one\ntwo\nthree\nfour\n")
+    config = load_config(env={}, overrides={"store.url": f"duckdb:{tmp_path / 's.duckdb'}"})
+    if not first_load:
+        with open_store(config.store.url) as store:
+            store.write(pa.table({"message": ["already there"], "event.id": ["x"]}))
+    monkeypatch.setattr("loglens.pipeline.get_parser", lambda name: _RepeatingParser())
+    with Pipeline(config) as pipeline, pytest.raises(StoreError, match="nothing was written"):
+        pipeline.ingest([str(path)], fmt="text")
+    with open_store(config.store.url) as store:
+        assert store.count(Query()) == (0 if first_load else 1)
