@@ -52,6 +52,12 @@ flat dotted key (``{"source.ip": ..}``); the list is built from ``loglens.schema
   ``json_keys`` per record decides, and a record's values never depend on the sample. Within
   a plan, the paths no sample record has a value for are worked on only where a record has
   one (``_rare``); elsewhere they are constant NULLs, which cost next to nothing.
+- Shaped reading: when most sample documents are written alike (the same keys in the same
+  order, the same separators, plain values: one program's output), the records written that
+  way are read first, all values in one pass, and recognised by comparing each record's text
+  with the document rebuilt from its values (:mod:`loglens.parse.json_shape`). Only the
+  records it does not recognise go through the plan (or the full reading); a record's row
+  is the same whichever reading takes it.
 
 Generic JSON (``json``) and tables
 ----------------------------------
