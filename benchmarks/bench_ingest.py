@@ -92,6 +92,10 @@ def main() -> int:
         started = time.perf_counter()
         write_web_access(path, args.events, seed=7, fmt=fmt)
         generated = time.perf_counter() - started
+        # The file is written back to disk before the ingest is timed: otherwise the kernel
+        # writes its half a gigabyte out during the ingest, which a log already on disk
+        # never costs.
+        os.sync()
         store = args.work / f"bench-{fmt}.duckdb"
         for leftover in (store, store.with_suffix(".duckdb.wal")):
             leftover.unlink(missing_ok=True)

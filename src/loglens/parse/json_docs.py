@@ -891,7 +891,7 @@ mapped AS (
         leaves = [(keys, slot_of[keys]) for keys, _ in shape.leaves()]
         read = {slot for _, slot in leaves}
         check = CompletenessCheck(paths, _outputs(), read)
-        held = check.held_sql(read)
+        held = check.held_sql(read, plain=True)
         carried = [f"{layer}_{slot}" for layer in ("j", "js") for slot in check.order]
         # Every layer of a slot is its text: a record with the layout needs no clean-up.
         values = {
@@ -1209,18 +1209,24 @@ class CompletenessCheck:
         checks = [f"_colons = {' + '.join(members) or '0'}", self.held_sql(slots)]
         return "(" + " AND ".join(checks) + ")"
 
-    def held_sql(self, slots: set[int]) -> str:
+    def held_sql(self, slots: set[int], *, plain: bool = False) -> str:
         """For records whose values are all in ``slots``: one path present at most per
-        column, and its value held (plain expressions; the member count is not checked)."""
+        column, and its value held (plain expressions; the member count is not checked).
+
+        ``plain``: the values are known to be plain scalars with nothing to trim (the shaped
+        reading), so a column that holds its text as it is needs no check.
+        """
         checks = []
         for target, all_slots in self.targets:
             present = [s for s in all_slots if s in slots]
             if present:
-                checks += self._target_checks(target, present)
+                held = not plain or _rewrites(target)
+                checks += self._target_checks(target, present, held=held)
         return "(" + (" AND ".join(checks) or "true") + ")"
 
-    def _target_checks(self, target: str, slots: Sequence[int]) -> list[str]:
-        """One path present at most, and its value held (plain expressions)."""
+    def _target_checks(self, target: str, slots: Sequence[int], *, held: bool = True) -> list[str]:
+        """One path present at most, and its value held (plain expressions; without
+        ``held``, only the first)."""
         texts = [self._j(slot) for slot in slots]
         checks = []
         if len(slots) == 2:
@@ -1228,6 +1234,8 @@ class CompletenessCheck:
         elif len(slots) > 2:
             present = " + ".join(f"({j} IS NOT NULL)::INTEGER" for j in texts)
             checks.append(f"{present} <= 1")
+        if not held:
+            return checks
         # With one path present at most, the first present is the one. Where the scalar is
         # NULL for a text (an object), the text stands in: no column equals it.
         scalars = [self._j(slot, "js") for slot in slots]
@@ -1317,6 +1325,14 @@ class CompletenessCheck:
         if kind_of is Kind.LONG:
             return f"CAST({out} AS VARCHAR) IS NOT DISTINCT FROM {value}"
         return f"{out} IS NOT DISTINCT FROM {value}"
+
+
+def _rewrites(target: str) -> bool:
+    """Whether the column of ``target`` may hold a plain value otherwise than as written (a
+    cast, an ECS list, a split): only such columns need the held check for plain values."""
+    if target.startswith("extra:"):
+        return False
+    return can_fail(target) or FIELD_BY_NAME[target].kind is Kind.KEYWORD_LIST
 
 
 def _seen_slots(paths: PathCandidates, sample: Sequence[str]) -> set[int]:
