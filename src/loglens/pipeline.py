@@ -370,7 +370,8 @@ class Pipeline:
             record = IngestRecord(source.display, parser.name, opened.container, started=started)
             ctx = self._context(opened, column_map, sample, host)
             if first is not None:
-                self._ingest_batches(_chain(first, batches), parser, ctx, record)
+                held, first = [first], None  # the chain alone holds the first batch
+                self._ingest_batches(_chain(held, batches), parser, ctx, record)
         record.finished = datetime.now(UTC)
         return record
 
@@ -871,8 +872,10 @@ def _is_generator_labels(source: InputSource) -> bool:
     return head.replace(b" ", b"").replace(b"\n", b"").startswith(b'{"generator":{')
 
 
-def _chain(first: RecordBatch, rest: Iterator[RecordBatch]) -> Iterator[RecordBatch]:
-    yield first
+def _chain(first: list[RecordBatch], rest: Iterator[RecordBatch]) -> Iterator[RecordBatch]:
+    """``first``'s one batch, then ``rest``; the batch is taken out of the list, so that once
+    written nothing keeps its memory."""
+    yield first.pop()
     yield from rest
 
 

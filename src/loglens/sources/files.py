@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from loglens.errors import SourceError
 from loglens.sources.lines import iter_line_batches
+from loglens.sources.read_ahead import ReadAhead
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -217,6 +218,7 @@ class OpenedInput:
         self.source = source
         self.mtime: datetime | None = None
         self._file: IO[bytes] | None = None
+        self._read_ahead: ReadAhead[RecordBatch] | None = None
         if source.path is not None:
             try:
                 self.mtime = datetime.fromtimestamp(source.path.stat().st_mtime, tz=UTC)
@@ -243,6 +245,9 @@ class OpenedInput:
         self.container = container or detect_container(self.head, source)
 
     def close(self) -> None:
+        if self._read_ahead is not None:
+            self._read_ahead.stop()  # before the file goes: the thread may be reading it
+            self._read_ahead = None
         if self._file is not None and self.source.path is not None:
             self._file.close()
         self._file = None
@@ -267,7 +272,9 @@ class OpenedInput:
         """Record batches of at most ``batch_records`` records each."""
         try:
             if self.container == "lines":
-                yield from self._line_batches(max_line_bytes, batch_records)
+                with ReadAhead(self._line_batches(max_line_bytes, batch_records)) as ahead:
+                    self._read_ahead = ahead
+                    yield from ahead
             elif self.container == "json":
                 yield from _json_batches(self._read_all_text(), batch_records, self.source)
             elif self.container == "csv":
