@@ -888,6 +888,7 @@ mapped AS (
         if shape is None:
             return None
         mapped = self._mapped_items(ctx, paths, None, every_column=False)
+        reached = {f for f in _ECS_COMPLETED if paths.texts(f)}
         leaves = [(keys, slot_of[keys]) for keys, _ in shape.leaves()]
         read = {slot for _, slot in leaves}
         check = CompletenessCheck(paths, _outputs(), read)
@@ -914,7 +915,7 @@ mapped AS (
        {select_list(mapped)}
     FROM clean
 )
-{_completed_select([*carried, "_jk"], f"_shaped AND {held}")}"""
+{_shaped_select([*carried, "_jk"], f"_shaped AND {held}", reached)}"""
 
     def _mapped_items(
         self,
@@ -927,17 +928,19 @@ mapped AS (
         """The columns, the completed columns (``_0`` ..) and ``extra``, over the layers.
 
         Without ``every_column``, a column no path reaches is left out (it would be NULL for
-        every record), except those the last step reads (:func:`_completed_select`).
+        every record), ``extra`` too; the completed ones are always there.
         """
         fields = [f for f in mappable_fields() if f not in _ECS_COMPLETED]
         if not every_column:
-            kept = {"message", "http.response.status_code"}
-            fields = [f for f in fields if f in kept or paths.texts(f) or f == "@timestamp"]
+            fields = [f for f in fields if paths.texts(f)]
         columns = [self._column(paths, f, ctx, kibana) for f in fields]
         completed = [
             self._column(paths, f, ctx, kibana, alias=f"_{i}") for i, f in enumerate(_ECS_COMPLETED)
         ]
-        return [*columns, *completed, f"{self._extra(paths, kibana)} AS extra"]
+        extra = self._extra(paths, kibana)
+        if not every_column and extra == _NO_TEXT:
+            return [*columns, *completed]
+        return [*columns, *completed, f"{extra} AS extra"]
 
     def _column(
         self,
@@ -969,11 +972,14 @@ mapped AS (
         # Keys the plan does not read are NULL, and NULLs are dropped from ``extra`` anyway.
         pairs = [(k, v) for k, v in pairs if v != "NULL"]
         if not pairs:
-            return "CAST(NULL AS VARCHAR)"
+            return _NO_TEXT
         args = ", ".join(f"{sql_string(k)}, {v}" for k, v in pairs)
         merged = merge_json_sql([f"json_object({args})"])
         # Most records have none of these keys: skip building and merging an empty object.
         return f"CASE WHEN coalesce({', '.join(v for _, v in pairs)}) IS NOT NULL THEN {merged} END"
+
+
+_NO_TEXT = "CAST(NULL AS VARCHAR)"
 
 
 def _outputs() -> dict[str, str]:
@@ -1006,6 +1012,25 @@ def _completed_select(carried: Sequence[str], complete: str) -> str:
                 '"([A-Z]+) [^ "]+ HTTP/', 1), '') END) AS "http.request.method",
        coalesce(_7, CASE WHEN kibana THEN 'http' END) AS "network.protocol",
        _error
+FROM mapped"""
+
+
+def _shaped_select(carried: Sequence[str], complete: str, reached: set[str]) -> str:
+    """:func:`_completed_select` for the shaped reading (no Kibana shape, no ``_error``): a
+    completed column no path reaches is left out, but for the three with defaults."""
+    excluded = ", ".join([*carried, *(f"_{i}" for i in range(len(_ECS_COMPLETED)))])
+    optional = [
+        f"_{i} AS {quote_ident(f)}"
+        for i, f in enumerate(_ECS_COMPLETED)
+        if f in reached and f not in ("event.kind", "event.module", "event.dataset")
+    ]
+    return f"""SELECT record_no,
+       * EXCLUDE (record_no, _error, kibana, {excluded}),
+       coalesce({complete}, false) AS _complete,
+       coalesce(_0, 'event') AS "event.kind",
+       coalesce(_1, CASE WHEN contains(_2, '.') THEN split_part(_2, '.', 1) END, 'ecs')
+           AS "event.module",
+       coalesce(_2, 'ecs.generic') AS "event.dataset"{"".join(f", {o}" for o in optional)}
 FROM mapped"""
 
 
