@@ -734,12 +734,13 @@ _BATCH_SQL = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass
 class _ParserSql:
     """A parser's SQL, and its cheaper forms for the records and batches that allow them."""
 
     full: str
     fast: FastPath | None
+    shaped_off: bool = False  # the input stopped looking like its sample (see parse)
 
     @classmethod
     def of(cls, parser: Parser, ctx: ParseContext) -> _ParserSql:
@@ -749,9 +750,11 @@ class _ParserSql:
         """Parse the registered ``batch`` into the temp table ``_parsed``.
 
         With a shaped reading, it reads every record first; the records it does not
-        recognise (usually none) are read again by the other SQL, on their own.
+        recognise (usually none) are read again by the other SQL, on their own. Once it
+        recognises fewer than half of a batch, the input no longer looks like its sample:
+        its later batches skip it.
         """
-        if self.fast is None or self.fast.shaped is None:
+        if self.fast is None or self.fast.shaped is None or self.shaped_off:
             _run(con, f"CREATE OR REPLACE TEMP TABLE _parsed AS {self.for_batch(con)}")
             return
         _run(con, f"CREATE OR REPLACE TEMP TABLE _parsed AS {self.fast.shaped}")
@@ -760,8 +763,12 @@ class _ParserSql:
             "CREATE OR REPLACE TEMP TABLE _unshaped AS "
             "SELECT record_no FROM _parsed WHERE NOT _shaped",
         )
-        if not con.execute("SELECT count(*) FROM _unshaped").fetchall()[0][0]:
+        (unshaped, records), *_ = con.execute(
+            "SELECT (SELECT count(*) FROM _unshaped), (SELECT count(*) FROM _parsed)"
+        ).fetchall()
+        if not unshaped:
             return
+        self.shaped_off = unshaped * 2 > records
         try:
             _run(
                 con,

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import loglens.pipeline as pipeline_module
 from loglens.config import load_config
 from loglens.parse.base import ParseContext
 from loglens.parse.json_docs import EcsJsonParser
@@ -88,3 +89,29 @@ def test_the_file_is_read_with_its_layout() -> None:
     ctx = ParseContext(source="events.ndjson", sample=tuple(_lines()[:40]))
     fast = EcsJsonParser().fast_path(ctx)
     assert fast is not None and fast.shaped is not None
+
+
+def test_an_input_that_stops_looking_like_its_sample_stops_the_shaped_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a batch it mostly cannot read, the shaped reading is not tried again."""
+    lines = [json.dumps(_web(n), separators=COMPACT) for n in range(100)]
+    lines += [json.dumps(_web(n)) for n in range(100, 400)]  # spaced items from here on
+    path = tmp_path / "events.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    shaped_runs: list[str] = []
+    run = pipeline_module._run
+
+    def counting_run(con: Any, sql: str) -> None:
+        if "AS _shaped" in sql:
+            shaped_runs.append(sql)
+        run(con, sql)
+
+    monkeypatch.setattr(pipeline_module, "_run", counting_run)
+    store = tmp_path / "s.duckdb"
+    overrides = {"store.url": f"duckdb:{store}", "ingest.batch_lines": 100}
+    with Pipeline(load_config(env={}, overrides=overrides)) as pipeline:
+        (record,) = pipeline.ingest([str(path)]).inputs
+    assert (record.parsed, record.failed) == (400, 0)
+    # Batch 1 is read shaped; batch 2 is not (and read again); batches 3 and 4 skip it.
+    assert len(shaped_runs) == 2
