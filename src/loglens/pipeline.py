@@ -758,17 +758,17 @@ class _ParserSql:
             _run(con, f"CREATE OR REPLACE TEMP TABLE _parsed AS {self.for_batch(con)}")
             return
         _run(con, f"CREATE OR REPLACE TEMP TABLE _parsed AS {self.fast.shaped}")
+        (unshaped, records), *_ = con.execute(
+            "SELECT count(*) FILTER (WHERE NOT _shaped), count(*) FROM _parsed"
+        ).fetchall()
+        if not unshaped:
+            return
+        self.shaped_off = unshaped * 2 > records
         _run(
             con,
             "CREATE OR REPLACE TEMP TABLE _unshaped AS "
             "SELECT record_no FROM _parsed WHERE NOT _shaped",
         )
-        (unshaped, records), *_ = con.execute(
-            "SELECT (SELECT count(*) FROM _unshaped), (SELECT count(*) FROM _parsed)"
-        ).fetchall()
-        if not unshaped:
-            return
-        self.shaped_off = unshaped * 2 > records
         try:
             _run(
                 con,
@@ -941,16 +941,17 @@ class _BatchCounts:
 
 
 def _counts(con: duckdb.DuckDBPyConnection, produced: set[str]) -> _BatchCounts:
-    (blank, expected, refused), *_ = con.execute(
-        "SELECT count(*) FILTER (WHERE _blank), "
-        "count(*) FILTER (WHERE NOT _blank AND _reader_error IS NULL), "
-        "count(*) FILTER (WHERE NOT _blank AND _reader_error IS NOT NULL) FROM _batch_all"
-    ).fetchall()
     skip = "coalesce(_skip, false)" if "_skip" in produced else "false"
     error = "_error IS NOT NULL" if "_error" in produced else "false"
-    (rows, skipped, failures), *_ = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE {skip}), "
-        f"count(*) FILTER (WHERE {error} AND NOT {skip}) FROM _parsed"
+    (blank, expected, refused, rows, skipped, failures), *_ = con.execute(
+        f"""SELECT * FROM
+            (SELECT count(*) FILTER (WHERE _blank),
+                    count(*) FILTER (WHERE NOT _blank AND _reader_error IS NULL),
+                    count(*) FILTER (WHERE NOT _blank AND _reader_error IS NOT NULL)
+             FROM _batch_all),
+            (SELECT count(*), count(*) FILTER (WHERE {skip}),
+                    count(*) FILTER (WHERE {error} AND NOT {skip})
+             FROM _parsed)"""
     ).fetchall()
     return _BatchCounts(blank, expected, refused, rows, skipped, failures)
 
