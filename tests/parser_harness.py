@@ -25,9 +25,7 @@ def run_parser(
     Checks the contract on the way: one output row per input record, record_no preserved.
     """
     ctx = ctx or ParseContext(source="test.log", reference_time=datetime(2024, 6, 1, tzinfo=UTC))
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.register("batch", _batch(records))
+    con = _connect(records)
     rows = _rows(con, parser.sql(ctx))
     assert [r["record_no"] for r in rows] == list(range(1, len(records) + 1)), "one row per record"
     fast = parser.fast_path(ctx)
@@ -52,22 +50,20 @@ def shaped(parser: Parser, records: Sequence[str], ctx: ParseContext) -> list[bo
     fast = parser.fast_path(ctx)
     if fast is None or fast.shaped is None:
         return None
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.register("batch", _batch(records))
+    con = _connect(records)
     flags = [bool(row["_shaped"]) for row in _rows(con, fast.shaped)]
     con.close()
     return flags
 
 
-def _batch(records: Sequence[str]) -> pa.Table:
-    return pa.table(
-        {
-            "record_no": pa.array(range(1, len(records) + 1), type=pa.int64()),
-            "line_no": pa.array(range(1, len(records) + 1), type=pa.int64()),
-            "raw": pa.array(list(records), type=pa.large_string()),
-        }
-    )
+def _connect(records: Sequence[str]) -> duckdb.DuckDBPyConnection:
+    """A connection with ``records`` registered as ``batch``, the way the pipeline has it."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    numbers = pa.array(range(1, len(records) + 1), type=pa.int64())
+    raw = pa.array(list(records), type=pa.large_string())
+    con.register("batch", pa.table({"record_no": numbers, "line_no": numbers, "raw": raw}))
+    return con
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from stat import S_ISREG
 from typing import IO, TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -219,9 +220,13 @@ class OpenedInput:
         self.mtime: datetime | None = None
         self._file: IO[bytes] | None = None
         self._read_ahead: ReadAhead[RecordBatch] | None = None
+        self._size: int | None = None  # bytes to read, for a plain file (see _line_batches)
+        file_size: int | None = None
         if source.path is not None:
             try:
-                self.mtime = datetime.fromtimestamp(source.path.stat().st_mtime, tz=UTC)
+                stat = source.path.stat()
+                self.mtime = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
+                file_size = stat.st_size if S_ISREG(stat.st_mode) else None
                 base: IO[bytes] = open(source.path, "rb")  # noqa: SIM115 - closed in close()
             except OSError as exc:
                 raise SourceError(f"cannot open: {exc.strerror}", location=source.display) from exc
@@ -233,10 +238,8 @@ class OpenedInput:
         buffered = io.BufferedReader(cast(io.RawIOBase, base))
         try:
             decompressed = _decompressing(buffered, source.display)
-            # The bytes to read, for a plain file (the line reader sizes its memory by it).
-            self._size: int | None = None
-            if decompressed is buffered and source.path is not None and source.path.is_file():
-                self._size = source.path.stat().st_size
+            if decompressed is buffered:  # not compressed: the file holds the bytes read
+                self._size = file_size
             self.head = _read_up_to(decompressed, HEAD_BYTES)
             self.stream = cast(IO[bytes], _PrefixedStream(self.head, decompressed))
         except (OSError, EOFError, lzma.LZMAError) as exc:
