@@ -36,8 +36,11 @@ def run_parser(
             assert _rows(con, fast.sql) == rows, "the fast path differs from the full SQL"
         if fast.shaped is not None:
             # The shaped reading runs on every record; those it recognises keep its row (a
-            # column it leaves out is NULL for them).
-            for shaped, full in zip(_rows(con, fast.shaped), rows, strict=True):
+            # column it leaves out is NULL for them). Every row passes the batch's line
+            # number and text through.
+            for at, (shaped, full) in enumerate(zip(_rows(con, fast.shaped), rows, strict=True)):
+                passed = (shaped.pop("line_no"), shaped.pop("raw"))
+                assert passed == (_line_no(at + 1), records[at]), "line_no and raw pass through"
                 if shaped.pop("_shaped"):
                     expected = {k: v for k, v in full.items() if k in shaped or v is not None}
                     assert shaped == expected, "the shaped reading differs from the full SQL"
@@ -61,9 +64,15 @@ def _connect(records: Sequence[str]) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     numbers = pa.array(range(1, len(records) + 1), type=pa.int64())
+    lines = pa.array([_line_no(n) for n in range(1, len(records) + 1)], type=pa.int64())
     raw = pa.array(list(records), type=pa.large_string())
-    con.register("batch", pa.table({"record_no": numbers, "line_no": numbers, "raw": raw}))
+    con.register("batch", pa.table({"record_no": numbers, "line_no": lines, "raw": raw}))
     return con
+
+
+def _line_no(record_no: int) -> int:
+    """Line numbers that differ from record numbers (a record is not always a line)."""
+    return record_no * 2 + 5
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

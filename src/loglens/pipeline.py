@@ -18,6 +18,15 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from loglens.batch_sql import (
+    BATCH_SQL,
+    CARRIED,
+    ParserSql,
+    RecordKeys,
+    parsed_host_sql,
+    run,
+    sql_literal,
+)
 from loglens.cluster import ClusterSettings, connect
 from loglens.cluster.urls import is_cluster_url, parse_cluster_url
 from loglens.config import Config
@@ -29,7 +38,7 @@ from loglens.normalize import (
     Pseudonymizer,
     event_id_sql,
 )
-from loglens.parse.base import FastPath, ParseContext, Parser, Sample
+from loglens.parse.base import ParseContext, Parser, Sample
 from loglens.parse.registry import detect_format, get_parser
 from loglens.query import IPV4_TO_INT_MACRO
 from loglens.schema import FIELDS, PARSE_FAILURE_TAG, quote_ident
@@ -99,7 +108,7 @@ class _IndexInput:
     record: IngestRecord
     parser: Parser
     ctx: ParseContext
-    parser_sql: _ParserSql
+    parser_sql: ParserSql
 
 
 class _HitWriter:
@@ -286,7 +295,7 @@ class Pipeline:
         writer = _HitWriter(self, con, fmt, column_map, pull.fields)
         batch_records = min(pull.batch_records, self.config.ingest.batch_lines)
         limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-        _run(con, f"SET memory_limit = {_sql_literal(self.config.ingest.memory_limit)}")
+        run(con, f"SET memory_limit = {sql_literal(self.config.ingest.memory_limit)}")
         try:
             with (
                 connect(settings) as client,
@@ -303,7 +312,7 @@ class Pipeline:
                 writer.flush()
                 self._save_watermark(name, read_through, pull)
         finally:
-            _run(con, f"SET memory_limit = {_sql_literal(str(limit))}")
+            run(con, f"SET memory_limit = {sql_literal(str(limit))}")
         stats = scan.stats
         summary = PullSummary(url, scan.method, stats.windows, stats.hits, stats.rereads,
                               scan.watermark, pull.incremental)  # fmt: skip
@@ -332,7 +341,7 @@ class Pipeline:
             sample=tuple(h.source for h in hits[:SAMPLE_RECORDS]),
         )
         record = IngestRecord(source, parser.name, method or "", started=datetime.now(UTC))
-        return _IndexInput(record, parser, ctx, _ParserSql.of(parser, ctx))
+        return _IndexInput(record, parser, ctx, ParserSql.of(parser, ctx))
 
     def input_host(self, source: InputSource) -> str | None:
         """The host an input came from: ``host_from_path``'s match, else ``host``, else None.
@@ -415,20 +424,24 @@ class Pipeline:
         record: IngestRecord,
     ) -> None:
         con = self.store.staging_connection()
-        parser_sql = _ParserSql.of(parser, ctx)
+        parser_sql = ParserSql.of(parser, ctx, self._record_keys(parser, ctx))
         limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-        _run(con, f"SET memory_limit = {_sql_literal(self.config.ingest.memory_limit)}")
+        run(con, f"SET memory_limit = {sql_literal(self.config.ingest.memory_limit)}")
         try:
             self._write_batches(con, batches, parser, parser_sql, ctx, record)
         finally:
-            _run(con, f"SET memory_limit = {_sql_literal(str(limit))}")
+            run(con, f"SET memory_limit = {sql_literal(str(limit))}")
+
+    def _record_keys(self, parser: Parser, ctx: ParseContext) -> RecordKeys:
+        ingest = self.config.ingest
+        return RecordKeys(ingest.source_key, ctx.host, ingest.keep_original, parser.lossless)
 
     def _write_batches(
         self,
         con: duckdb.DuckDBPyConnection,
         batches: Iterator[RecordBatch],
         parser: Parser,
-        parser_sql: _ParserSql,
+        parser_sql: ParserSql,
         ctx: ParseContext,
         record: IngestRecord,
     ) -> None:
@@ -468,7 +481,7 @@ class Pipeline:
         con: duckdb.DuckDBPyConnection,
         batch: RecordBatch,
         parser: Parser,
-        parser_sql: _ParserSql,
+        parser_sql: ParserSql,
         ctx: ParseContext,
     ) -> tuple[_BatchCounts, str]:
         """Parse one batch; return its counts and the SELECT of its canonical events.
@@ -478,14 +491,14 @@ class Pipeline:
         """
         reader_error = "e.reason" if batch.errors else "CAST(NULL AS VARCHAR)"
         errors_join = "LEFT JOIN _batch_errors e USING (record_no)" if batch.errors else ""
-        _run(
+        run(
             con,
             f"""CREATE OR REPLACE TEMP VIEW _batch_all AS
                 SELECT record_no, line_no, raw, regexp_full_match(raw, '\\s*') AS _blank,
                        {reader_error} AS _reader_error
                 FROM _batch_arrow {errors_join}""",
         )
-        _run(con, f"CREATE OR REPLACE TEMP VIEW batch AS {_BATCH_SQL}")
+        run(con, f"CREATE OR REPLACE TEMP VIEW batch AS {BATCH_SQL}")
         try:
             parser_sql.parse(con)
         except duckdb.Error as exc:
@@ -502,10 +515,15 @@ class Pipeline:
             )
         self._register_maps(con, produced, ctx.host)
         events_sql = self._final_sql(
-            produced, ctx, parser, truncated=bool(batch.truncated), hits=isinstance(batch, HitBatch)
+            produced,
+            ctx,
+            parser,
+            truncated=bool(batch.truncated),
+            hits=isinstance(batch, HitBatch),
+            refused=bool(batch.errors),
         )
         if self._pseudonymizer is not None:
-            _run(con, f"CREATE OR REPLACE TEMP TABLE _staged AS {events_sql}")
+            run(con, f"CREATE OR REPLACE TEMP TABLE _staged AS {events_sql}")
             self._scrub_text(con)
             events_sql = "SELECT * FROM _staged"
         return counts, events_sql
@@ -535,7 +553,7 @@ class Pipeline:
         in SQL; IPv6 and unusual spellings (leading zeros, brackets, zones) go through Python.
         """
         if not fields:
-            _run(
+            run(
                 con,
                 "CREATE OR REPLACE TEMP TABLE _locality "
                 "(ip VARCHAR, canonical VARCHAR, internal BOOLEAN, _python BOOLEAN)",
@@ -544,7 +562,7 @@ class Pipeline:
         union = " UNION ALL ".join(
             f"SELECT CAST({quote_ident(f)} AS VARCHAR) AS ip FROM _parsed" for f in fields
         )
-        _run(
+        run(
             con,
             f"""CREATE OR REPLACE TEMP TABLE _locality AS
                 WITH d AS (SELECT DISTINCT ip FROM ({union}) WHERE ip IS NOT NULL),
@@ -561,7 +579,7 @@ class Pipeline:
         if others:
             con.register("_locality_py", self._locality.table(others))
             try:
-                _run(
+                run(
                     con,
                     """UPDATE _locality SET canonical = p.canonical, internal = p.internal
                        FROM _locality_py p WHERE _locality.ip = p.ip""",
@@ -577,16 +595,23 @@ class Pipeline:
         *,
         truncated: bool,
         hits: bool = False,
+        refused: bool = False,
     ) -> str:
-        parser_error = "p._error IS NOT NULL" if "_error" in produced else "false"
-        failed = f"(b._reader_error IS NOT NULL OR {parser_error})"
+        """The SELECT of the batch's canonical events (plus ``_record_no`` and ``_failed``).
+
+        It reads ``_parsed`` alone when that carries each record's id, line and kept text
+        (see :mod:`loglens.batch_sql`), unless the reader refused some of the batch's records
+        (those have no parsed row) or the records are cluster hits (their ids differ).
+        """
+        rows = _Rows.of(produced, self._record_keys(parser, ctx), join=refused or hits)
+        failed, record_no = rows.failed, rows.record_no
         ingested = datetime.now(UTC).isoformat()
         pseudo = self._pseudonymizer is not None
         cfg = self.config.pseudonymize
-        joins = ["LEFT JOIN _parsed p USING (record_no)"]
+        joins = []
         host_name = _host_sql(ctx.host, failed, produced)
         if truncated:
-            joins.append("LEFT JOIN _batch_truncated t ON t.record_no = b.record_no")
+            joins.append(f"LEFT JOIN _batch_truncated t ON t.record_no = {record_no}")
         # src and dst are always joined together: network.direction reads both.
         ip_aliases = {
             name: alias
@@ -628,20 +653,20 @@ class Pipeline:
         module_default = f"'{parser.name}'"
         exprs: dict[str, str] = {
             "@timestamp": parsed("@timestamp"),
-            "event.id": _event_id_sql(self.config.ingest.source_key, ctx.host, produced, failed),
+            "event.id": rows.event_id,
             "event.kind": (
                 f"CASE WHEN {failed} THEN 'pipeline_error' "
                 f"ELSE coalesce({parsed('event.kind')}, 'event') END"
             ),
             "event.module": f"coalesce({parsed('event.module')}, {module_default})",
             "event.dataset": parsed("event.dataset"),
-            "event.original": self._original_sql(parser, failed, produced),
+            "event.original": rows.original,
             "event.ingested": f"'{ingested}'",
-            "log.file.path": _sql_literal(ctx.source),
-            "log.file.line": "b.line_no",
+            "log.file.path": sql_literal(ctx.source),
+            "log.file.line": rows.line,
             # A record's own error.message (an ECS document may carry one) is kept when it parsed.
             "error.message": (
-                f"coalesce(b._reader_error, {parsed('_error')}, "
+                f"coalesce({rows.reader_error}, {parsed('_error')}, "
                 f"CASE WHEN NOT {failed} THEN {parsed('error.message')} END)"
             ),
             "tags": _tags_sql(failed, parsed("tags"), truncated),
@@ -649,7 +674,7 @@ class Pipeline:
         if host_name is not None:
             exprs["host.name"] = host_name
         if hits:
-            joins.append("LEFT JOIN _batch_hits h ON h.record_no = b.record_no")
+            joins.append(f"LEFT JOIN _batch_hits h ON h.record_no = {record_no}")
             exprs.update(_hit_exprs(self.config.ingest.source_key, ctx.source, failed, parsed))
         if "src" in ip_aliases.values():
             exprs["network.direction"] = f"coalesce({parsed('network.direction')}, {DIRECTION_SQL})"
@@ -682,23 +707,9 @@ class Pipeline:
             columns.append(f"CAST({expr} AS {f.sql_type}) AS {quote_ident(f.name)}")
         skip = "coalesce(p._skip, false)" if "_skip" in produced else "false"
         return (
-            f"SELECT b.record_no AS _record_no, {', '.join(columns)}, {failed} AS _failed "
-            f"FROM _batch_all b {' '.join(joins)} "
-            f"WHERE NOT b._blank AND NOT {skip}"
+            f"SELECT {record_no} AS _record_no, {', '.join(columns)}, {failed} AS _failed "
+            f"FROM {rows.source} {' '.join(joins)} WHERE NOT {rows.blank} AND NOT {skip}"
         )
-
-    def _original_sql(self, parser: Parser, failed: str, produced: set[str]) -> str:
-        """The raw record, for failures always; for parsed records as ``keep_original`` says.
-
-        With ``auto``, a parser's ``_complete`` column decides record by record (the raw text
-        is kept unless it is true); without one, the parser's ``lossless`` attribute does.
-        """
-        keep = self.config.ingest.keep_original
-        if keep == "auto" and "_complete" in produced:
-            return f"CASE WHEN {failed} OR NOT coalesce(p._complete, false) THEN b.raw END"
-        if keep == "all" or (keep == "auto" and not parser.lossless):
-            return "b.raw"
-        return f"CASE WHEN {failed} THEN b.raw END"
 
     def _scrub_text(self, con: duckdb.DuckDBPyConnection) -> None:
         """Replace addresses and known names inside free text (pseudonymisation only)."""
@@ -718,7 +729,7 @@ class Pipeline:
         con.register("_scrubbed", pa.table(scrubbed))
         try:
             replaced = ", ".join(f"s2.{quote_ident(c)} AS {quote_ident(c)}" for c in _SCRUBBED_TEXT)
-            _run(
+            run(
                 con,
                 f"""CREATE OR REPLACE TEMP TABLE _staged AS
                     SELECT s.* REPLACE ({replaced})
@@ -726,84 +737,6 @@ class Pipeline:
             )
         finally:
             con.unregister("_scrubbed")
-
-
-# The records a parser reads (the view ``batch``): not blank, not refused by the reader.
-_BATCH_SQL = (
-    "SELECT record_no, line_no, raw FROM _batch_all WHERE NOT _blank AND _reader_error IS NULL"
-)
-
-
-@dataclass
-class _ParserSql:
-    """A parser's SQL, and its cheaper forms for the records and batches that allow them."""
-
-    full: str
-    fast: FastPath | None
-    shaped_off: bool = False  # the input stopped looking like its sample (see parse)
-
-    @classmethod
-    def of(cls, parser: Parser, ctx: ParseContext) -> _ParserSql:
-        return cls(parser.sql(ctx), parser.fast_path(ctx))
-
-    def parse(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Parse the registered ``batch`` into the temp table ``_parsed``.
-
-        With a shaped reading, it reads every record first; the records it does not
-        recognise (usually none) are read again by the other SQL, on their own. Once it
-        recognises fewer than half of a batch, the input no longer looks like its sample:
-        its later batches skip it.
-        """
-        if self.fast is None or self.fast.shaped is None or self.shaped_off:
-            _run(con, f"CREATE OR REPLACE TEMP TABLE _parsed AS {self.for_batch(con)}")
-            return
-        _run(con, f"CREATE OR REPLACE TEMP TABLE _parsed AS {self.fast.shaped}")
-        (unshaped, records), *_ = con.execute(
-            "SELECT count(*) FILTER (WHERE NOT _shaped), count(*) FROM _parsed"
-        ).fetchall()
-        if not unshaped:
-            return
-        self.shaped_off = unshaped * 2 > records
-        _run(
-            con,
-            "CREATE OR REPLACE TEMP TABLE _unshaped AS "
-            "SELECT record_no FROM _parsed WHERE NOT _shaped",
-        )
-        try:
-            _run(
-                con,
-                f"CREATE OR REPLACE TEMP VIEW batch AS "
-                f"SELECT * FROM ({_BATCH_SQL}) SEMI JOIN _unshaped USING (record_no)",
-            )
-            _run(con, f"CREATE OR REPLACE TEMP TABLE _reread AS {self.for_batch(con)}")
-        finally:
-            _run(con, f"CREATE OR REPLACE TEMP VIEW batch AS {_BATCH_SQL}")
-        _run(
-            con,
-            """CREATE OR REPLACE TEMP TABLE _parsed AS
-               SELECT * FROM _parsed WHERE _shaped UNION ALL BY NAME SELECT * FROM _reread""",
-        )
-
-    def for_batch(self, con: duckdb.DuckDBPyConnection) -> str:
-        """The SQL for the registered ``batch``: the fast one when every record passes."""
-        if self.fast is None:
-            return self.full
-        rows = con.execute(
-            f"SELECT count(*) FILTER (WHERE NOT coalesce({self.fast.check}, false)) FROM batch"
-        ).fetchall()
-        return self.fast.sql if rows[0][0] == 0 else self.full
-
-
-def _run(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Execute and finish the statement (DuckDB refuses (un)registering while a result is open)."""
-    con.execute(sql).fetchall()
-
-
-def _parsed_host_sql(failed: str, produced: set[str]) -> str:
-    """The host the record itself names (none for a record that failed to parse)."""
-    if "host.name" not in produced:
-        return "NULL"
-    return f'CASE WHEN {failed} THEN NULL ELSE p."host.name" END'
 
 
 def _host_sql(host: str | None, failed: str, produced: set[str]) -> str | None:
@@ -814,29 +747,8 @@ def _host_sql(host: str | None, failed: str, produced: set[str]) -> str | None:
     """
     if host is None:
         return None
-    own = _parsed_host_sql(failed, produced)
-    return _sql_literal(host) if own == "NULL" else f"coalesce({own}, {_sql_literal(host)})"
-
-
-def _event_id_sql(source_key: str, host: str | None, produced: set[str], failed: str) -> str:
-    """The event id; a host filled in from the input is part of what the event says.
-
-    A record that names its own host (a syslog line) gets the same id with or without an
-    input host, so adding ``host_from_path`` to a remote-syslog ingest stores nothing twice.
-    A record that names none (an access-log line) is hashed with the host it was given:
-    two servers' identical lines stay two events, and the same line ingested once without
-    and once with ``--host`` is stored twice (once per host setting). Ids stay deterministic.
-    """
-    plain = event_id_sql(source_key, "b.record_no", "b.raw")
-    if host is None:
-        return plain
-    with_host = event_id_sql(
-        source_key, "b.record_no", f"(b.raw || chr(31) || {_sql_literal(host)})"
-    )
-    own = _parsed_host_sql(failed, produced)
-    if own == "NULL":
-        return with_host
-    return f"CASE WHEN {own} IS NULL THEN {with_host} ELSE {plain} END"
+    own = parsed_host_sql(failed, produced)
+    return sql_literal(host) if own == "NULL" else f"coalesce({own}, {sql_literal(host)})"
 
 
 def _hit_exprs(
@@ -850,7 +762,7 @@ def _hit_exprs(
     doc_id = "json_object('cluster._id', h.doc_id)"
     merged = f"json_merge_patch(coalesce({parsed('extra')}, '{{}}'), {doc_id})"
     return {
-        "event.id": event_id_sql(source_key, "h.doc_id", _sql_literal(source)),
+        "event.id": event_id_sql(source_key, "h.doc_id", sql_literal(source)),
         "log.file.line": "NULL",
         "extra": f"CASE WHEN {failed} THEN {doc_id} ELSE {merged} END",
     }
@@ -898,10 +810,6 @@ def _suffix(source: InputSource) -> str:
     )
 
 
-def _sql_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _errors_table(errors: Mapping[int, str]) -> pa.Table:
     return pa.table(
         {
@@ -921,6 +829,39 @@ def _empty_domain_table() -> pa.Table:
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [row[0] for row in con.execute(f"DESCRIBE {quote_ident(table)}").fetchall()]
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Where the events SELECT reads each record's batch columns: from ``_parsed`` alone
+    when it carries them (:mod:`loglens.batch_sql`), else from the batch joined with it."""
+
+    source: str
+    record_no: str
+    line: str
+    reader_error: str
+    blank: str
+    failed: str
+    event_id: str
+    original: str
+
+    @classmethod
+    def of(cls, produced: set[str], keys: RecordKeys, *, join: bool) -> _Rows:
+        parser_error = "p._error IS NOT NULL" if "_error" in produced else "false"
+        if CARRIED in produced and not join:
+            return cls("_parsed p", "p.record_no", "p._line_no", "NULL", "false",
+                       f"({parser_error})", f"p.{CARRIED}", "p._original")  # fmt: skip
+        failed = f"(b._reader_error IS NOT NULL OR {parser_error})"
+        return cls(
+            "_batch_all b LEFT JOIN _parsed p USING (record_no)",
+            "b.record_no",
+            "b.line_no",
+            "b._reader_error",
+            "b._blank",
+            failed,
+            keys.event_id("b.record_no", "b.raw", failed, produced),
+            keys.original("b.raw", failed, produced),
+        )
 
 
 @dataclass(frozen=True)

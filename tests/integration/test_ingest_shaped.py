@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-import loglens.pipeline as pipeline_module
+import loglens.batch_sql as batch_sql_module
 from loglens.config import load_config
 from loglens.parse.base import ParseContext
 from loglens.parse.json_docs import EcsJsonParser
@@ -53,9 +53,11 @@ def _lines() -> list[str]:
     return lines
 
 
-def _ingest(tmp_path: Path, name: str, path: Path) -> tuple[IngestRecord, list[dict[str, Any]]]:
+def _ingest(
+    tmp_path: Path, name: str, path: Path, **settings: object
+) -> tuple[IngestRecord, list[dict[str, Any]]]:
     store = tmp_path / name / "s.duckdb"
-    config = load_config(env={}, overrides={"store.url": f"duckdb:{store}"})
+    config = load_config(env={}, overrides={"store.url": f"duckdb:{store}", **settings})
     with Pipeline(config) as pipeline:
         (record,) = pipeline.ingest([str(path)]).inputs
     fields = [f.name for f in FIELDS if f.name != "event.ingested"]
@@ -84,6 +86,50 @@ def test_stored_events_do_not_depend_on_the_reading(
     assert by_line[1]["url.path"] == "/items/1" and by_line[1]["event.original"] is None
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"ingest.host": "collector-1"},
+        {"ingest.keep_original": "all"},
+        {"ingest.keep_original": "failures", "ingest.max_line_bytes": 1024},
+    ],
+    ids=["input-host", "keep-all", "keep-failures-and-truncated"],
+)
+def test_carried_ids_and_text_match_the_joined_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: dict[str, object]
+) -> None:
+    """The shaped reading carries each record's id, line and kept text with its row; the
+    general reading's rows are joined to the batch for them. Both store the same events,
+    whatever the input's host and ``keep_original`` say."""
+    lines = _lines()
+    lines[20] = json.dumps(_web(21, host={"name": "web-7"}), separators=COMPACT)  # its own host
+    lines[30] = json.dumps(_web(31, user_agent={"original": "x" * 1200}), separators=COMPACT)
+    path = tmp_path / "events.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    carried: list[str] = []
+    run = batch_sql_module.run
+
+    def spying_run(con: Any, sql: str) -> None:
+        if f"AS {batch_sql_module.CARRIED}" in sql:
+            carried.append(sql)
+        run(con, sql)
+
+    monkeypatch.setattr(batch_sql_module, "run", spying_run)
+    _, shaped_rows = _ingest(tmp_path, "shaped", path, **settings)
+    assert carried, "the shaped reading carried nothing"
+    monkeypatch.setattr(EcsJsonParser, "_select_shaped", lambda self, ctx, paths: None)
+    _, general_rows = _ingest(tmp_path, "general", path, **settings)
+    assert shaped_rows == general_rows
+    by_line = {row["log.file.line"]: row for row in shaped_rows}
+    assert len({row["event.id"] for row in shaped_rows}) == len(shaped_rows) == 89
+    if "ingest.host" in settings:
+        assert by_line[21]["host.name"] == "web-7" and by_line[1]["host.name"] == "collector-1"
+    if settings.get("ingest.keep_original") == "all":
+        assert all(row["event.original"] is not None for row in shaped_rows)
+    if "ingest.max_line_bytes" in settings:
+        assert "_truncated" in by_line[31]["tags"]
+
+
 def test_the_file_is_read_with_its_layout() -> None:
     """The test above means something only if the sample gives a shaped reading."""
     ctx = ParseContext(source="events.ndjson", sample=tuple(_lines()[:40]))
@@ -100,14 +146,14 @@ def test_an_input_that_stops_looking_like_its_sample_stops_the_shaped_reading(
     path = tmp_path / "events.ndjson"
     path.write_text("\n".join(lines) + "\n")
     shaped_runs: list[str] = []
-    run = pipeline_module._run
+    run = batch_sql_module.run
 
     def counting_run(con: Any, sql: str) -> None:
         if "AS _shaped" in sql:
             shaped_runs.append(sql)
         run(con, sql)
 
-    monkeypatch.setattr(pipeline_module, "_run", counting_run)
+    monkeypatch.setattr(batch_sql_module, "run", counting_run)
     store = tmp_path / "s.duckdb"
     overrides = {"store.url": f"duckdb:{store}", "ingest.batch_lines": 100}
     with Pipeline(load_config(env={}, overrides=overrides)) as pipeline:

@@ -78,7 +78,9 @@ class FastPath:
     """A still cheaper SELECT over ``batch`` for the records it recognises (its ``_shaped``
     column is true for them, and their rows are those of the full SQL, less columns that are
     NULL for all of them); the other records are for ``check`` and ``sql``. None: no such
-    SELECT."""
+    SELECT. Its rows also pass the batch's ``line_no`` and ``raw`` through unchanged: the
+    pipeline takes what it needs of them there, instead of joining the rows back to the
+    batch."""
 
 
 class Parser(ABC):

@@ -872,7 +872,8 @@ mapped AS (
         get their values from one ``json_extract_string``, with no per-path clean-ups and no
         member counting; ``_shaped`` says which records it read (the others are for
         :meth:`_select`). Its rows are those of the plan's reading, less the columns no
-        value of the layout reaches (NULL for every record it reads)."""
+        value of the layout reaches (NULL for every record it reads), plus the batch's
+        ``line_no`` and ``raw`` (see :class:`FastPath`)."""
         paths = _ecs_paths(tops, only=DocumentShape.key_paths(ctx.sample))
         kibana = {
             slot
@@ -902,15 +903,19 @@ mapped AS (
         aliases = [f"j_{s} AS {layer}_{s}" for layer in ("js", "jb") for s in paths.used_slots()]
         extracted = ", ".join(sql_string(paths.paths[slot - 1]) for _, slot in leaves)
         return f"""
-WITH src AS (SELECT record_no, raw, try(json_extract_string(raw, [{extracted}])) AS _j FROM batch),
-texts AS (SELECT {select_list(["record_no", "raw", *texts])} FROM src),
+WITH src AS (
+    SELECT record_no, line_no, raw, try(json_extract_string(raw, [{extracted}])) AS _j
+    FROM batch
+),
+texts AS (SELECT {select_list(["record_no", "line_no", "raw", *texts])} FROM src),
 clean AS (
-    SELECT {select_list(["* EXCLUDE (raw)", "CAST(NULL AS VARCHAR) AS _error", *aliases])},
+    SELECT {select_list(["*", "CAST(NULL AS VARCHAR) AS _error", *aliases])},
        coalesce({shape.matches_sql()}, false) AS _shaped
     FROM texts
 ),
 mapped AS (
-    SELECT {select_list(["record_no", "_error", "false AS kibana", "_shaped", *carried])},
+    SELECT {select_list(["record_no", "line_no", "raw", "_error", "false AS kibana"])},
+       {select_list(["_shaped", *carried])},
        CAST(NULL AS VARCHAR[]) AS _jk,
        {select_list(mapped)}
     FROM clean
