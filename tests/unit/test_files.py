@@ -16,6 +16,7 @@ import pytest
 from loglens.errors import SourceError
 from loglens.sources.files import (
     HEAD_BYTES,
+    SCAN_ROWS,
     InputSource,
     OpenedInput,
     RecordBatch,
@@ -257,3 +258,17 @@ def test_line_batches_register_in_duckdb(tmp_path: Path) -> None:
     assert [n for n, _, _ in stored] == list(range(1, len(lines) + 1))
     assert [size for _, _, size in stored] == [len(e.encode()) for e in expected]
     assert truncated == {len(lines) - 2}
+
+
+def test_a_batch_is_registered_as_slices_every_thread_can_scan(tmp_path: Path) -> None:
+    """DuckDB scans a lone record batch under two row groups on one thread: the table a
+    batch registers is cut into record batches of at most SCAN_ROWS rows, in order."""
+    path = tmp_path / "many.log"
+    count = SCAN_ROWS * 2 + 123
+    path.write_text("".join(f"line {n}\n" for n in range(count)))
+    _, (batch,) = records(path, batch_records=count)
+    table = batch.table()
+    sizes = [piece.num_rows for piece in table.to_batches()]
+    assert sizes == [SCAN_ROWS, SCAN_ROWS, 123]
+    assert table.column("raw").to_pylist() == [f"line {n}" for n in range(count)]
+    assert table.column("line_no").to_pylist() == list(range(1, count + 1))

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 HEAD_BYTES = 64 * 1024
 SAMPLE_RECORDS = 40
+SCAN_ROWS = 32_768  # rows per record batch of a registered batch (see RecordBatch.table)
 
 CONTAINERS = ("lines", "json", "csv", "parquet", "xlsx")
 
@@ -84,7 +85,14 @@ class RecordBatch:
         return len(self.raw)
 
     def table(self) -> pa.Table:
-        return pa.table({"record_no": self.record_no, "line_no": self.line_no, "raw": self.raw})
+        """The batch as a table of slices (no copy) that DuckDB can scan on every thread.
+
+        DuckDB hands an Arrow table's record batches to its threads; a lone record batch
+        shorter than two row groups (245,760 rows) is scanned on one thread only, so every
+        query over it (parse, ids, insert) ran on one core.
+        """
+        whole = pa.table({"record_no": self.record_no, "line_no": self.line_no, "raw": self.raw})
+        return pa.Table.from_batches(whole.to_batches(max_chunksize=SCAN_ROWS), whole.schema)
 
 
 def expand_inputs(specs: Sequence[str]) -> tuple[list[InputSource], list[SkippedInput]]:
