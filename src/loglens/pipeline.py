@@ -369,7 +369,10 @@ class Pipeline:
                 max_line_bytes=self.config.ingest.max_line_bytes,
                 batch_records=self.config.ingest.batch_lines,
             )
-            first = next(batches, None)
+            # Text is sampled from its head, so its format is detected (and its SQL built)
+            # while the first chunk is read; other containers are sampled from a batch.
+            text = opened.container == "lines"
+            first = None if text else next(batches, None)
             sample = self._sample(opened, first)
             parser = forced or self._detect(opened, sample)
             if parser is None:
@@ -378,7 +381,9 @@ class Pipeline:
                 return None  # a walk only takes unrecognised text when it is named like a log
             record = IngestRecord(source.display, parser.name, opened.container, started=started)
             ctx = self._context(opened, column_map, sample, host)
-            if first is not None:
+            if text and opened.head:
+                self._ingest_batches(batches, parser, ctx, record)
+            elif first is not None:
                 held, first = [first], None  # the chain alone holds the first batch
                 self._ingest_batches(_chain(held, batches), parser, ctx, record)
         record.finished = datetime.now(UTC)

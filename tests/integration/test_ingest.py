@@ -360,3 +360,22 @@ def test_a_parser_that_repeats_a_record_stores_nothing_of_the_batch(
         pipeline.ingest([str(path)], fmt="text")
     with open_store(config.store.url) as store:
         assert store.count(Query()) == (0 if first_load else 1)
+
+
+def test_empty_and_blank_text_inputs(tmp_path: Path) -> None:
+    """Text is detected from its head while its first chunk is read: an empty or blank-only
+    file is skipped with its reason, a forced format on an empty file counts nothing, and a
+    file with blank lines before its first record counts them."""
+    empty, blank, late = tmp_path / "empty.log", tmp_path / "blank.log", tmp_path / "late.log"
+    empty.write_text("")
+    blank.write_text("\n\n   \n")
+    late.write_text("\n\n" + APACHE.read_text().splitlines()[0] + "\n")
+    with Pipeline(make_config(tmp_path)) as pipeline:
+        report = pipeline.ingest([str(empty), str(blank), str(late)])
+    assert {s.display for s in report.skipped} == {str(empty), str(blank)}
+    assert all("no known log format" in s.reason for s in report.skipped)
+    (record,) = report.inputs
+    assert (record.format, record.records, record.parsed, record.blank) == ("apache", 3, 1, 2)
+    with Pipeline(make_config(tmp_path)) as pipeline:
+        (forced,) = pipeline.ingest([str(empty)], fmt="apache").inputs
+    assert (forced.records, forced.parsed) == (0, 0) and forced.balanced

@@ -280,11 +280,19 @@ class OpenedInput:
         return []  # other containers are sampled from their first batch by the caller
 
     def batches(self, *, max_line_bytes: int, batch_records: int) -> Iterator[RecordBatch]:
-        """Record batches of at most ``batch_records`` records each."""
+        """Record batches of at most ``batch_records`` records each.
+
+        Text is read on a thread from this call on (see :class:`ReadAhead`): the caller can
+        detect the format from :meth:`sample` while the first chunk is read.
+        """
+        if self.container == "lines" and self._read_ahead is None:
+            self._read_ahead = ReadAhead(self._line_batches(max_line_bytes, batch_records))
+        return self._batches(batch_records)
+
+    def _batches(self, batch_records: int) -> Iterator[RecordBatch]:
         try:
-            if self.container == "lines":
-                with ReadAhead(self._line_batches(max_line_bytes, batch_records)) as ahead:
-                    self._read_ahead = ahead
+            if self._read_ahead is not None:
+                with self._read_ahead as ahead:
                     yield from ahead
             elif self.container == "json":
                 yield from _json_batches(self._read_all_text(), batch_records, self.source)
