@@ -39,7 +39,7 @@ def _web(n: int, **changes: Any) -> dict[str, Any]:
 
 def _lines() -> list[str]:
     odd = {
-        45: _web(45, ecs={"version": "8.11.0"}),  # a top-level key the sample lacks
+        45: _web(45, labels={"team": "payments"}),  # a top-level key no path reads
         50: _web(50, tags=["a", "b"]),  # an array: the general reading (held whole)
         55: _web(55, source={"ip": "999.1.1.1"}),
         60: _web(60, url={"original": "-", "path": " /x "}),

@@ -131,8 +131,28 @@ def test_shaped_record_with_a_value_a_column_changes_is_not_complete() -> None:
     assert _complete(records) == [False, True]
 
 
+def test_documents_shipped_by_filebeat_are_read_shaped_and_whole() -> None:
+    """Beats add their own metadata to every document (agent, ecs.version, log.offset, ...):
+    held in extra, it neither keeps such documents out of the shaped reading nor makes them
+    keep their raw text."""
+    shipped = []
+    for i in range(60):
+        doc = _web(i)
+        doc["agent"] = {"type": "filebeat", "version": "8.13.4", "id": "3f2a", "name": "web-1"}
+        doc["ecs"] = {"version": "8.11.0"}
+        doc["log"] = {"offset": 300 * i, "file": {"path": "/var/log/nginx/access.log"}}
+        doc["input"] = {"type": "filestream"}
+        doc["data_stream"] = {"type": "logs", "dataset": "nginx.access", "namespace": "default"}
+        shipped.append(json.dumps(doc, separators=COMPACT))
+    ctx = replace(CTX, sample=tuple(shipped[:40]))
+    assert shaped(ECS, shipped, ctx) == [True] * 60
+    rows = run_parser(ECS, shipped, ctx)
+    assert all(row["_complete"] for row in rows)
+    assert json.loads(rows[7]["extra"])["log.offset"] == "2100"
+
+
 def test_no_shaped_reading_when_the_sample_has_no_common_layout() -> None:
-    # Filebeat's documents carry keys the parser does not read (agent.version, ecs.version).
+    # The test file's documents are each written differently.
     filebeat = [line for line in (DATA / "ecs_documents.ndjson").read_text().splitlines() if line]
     assert shaped(ECS, filebeat, replace(CTX, sample=tuple(filebeat))) is None
     # Two spellings: the one most of the sample has is learnt.

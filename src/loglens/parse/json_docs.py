@@ -28,7 +28,9 @@ flat dotted key (``{"source.ip": ..}``); the list is built from ``loglens.schema
   dot (``nginx.access`` → ``nginx``); else ``ecs``.
 - Keys the schema lacks stay in the raw record (``event.original``, kept for such records:
   below); a fixed list of common ECS fields (``_ECS_EXTRA``: event.provider, service.name,
-  process.parent.*, user.id, url.scheme, ...) is kept in ``extra`` under its ECS name.
+  process.parent.*, user.id, url.scheme, ..., and what Beats and Elastic Agent add to every
+  document: agent.*, ecs.version, log.offset, data_stream.*, host.os.*, ...) is kept in
+  ``extra`` under its ECS name.
 - Values are cast as for generic JSON (below); the documents claim to be ECS, so a value that
   does not fit its field (an address ``999.1.1.1``, an ``event.kind`` outside ECS's list) is
   dropped without a note: it is still in ``event.original``.
@@ -767,6 +769,15 @@ _ECS_EXTRA = (
     "destination.geo.country_iso_code", "url.scheme", "url.full", "url.extension",
     "http.request.body.bytes", "tls.version", "trace.id", "transaction.id", "container.id",
     "cloud.provider", "cloud.region",
+    # What Beats and Elastic Agent add to every document they ship: held, so such documents
+    # can be complete (their raw text not kept) and read in the shaped pass.
+    "agent.version", "agent.id", "agent.ephemeral_id", "agent.hostname", "ecs.version",
+    "log.offset", "log.file.path", "input.type", "data_stream.type", "data_stream.dataset",
+    "data_stream.namespace", "event.agent_id_status", "elastic_agent.id",
+    "elastic_agent.version", "fileset.name", "host.id", "host.architecture", "host.os.family",
+    "host.os.kernel", "host.os.version", "host.os.type", "host.os.codename", "service.version",
+    "cloud.account.id", "cloud.instance.id", "cloud.availability_zone", "container.name",
+    "container.image.name",
 )  # fmt: skip
 
 # Kibana sample web logs: ECS field → the sample's keys; read only for records of that shape.
