@@ -94,10 +94,11 @@ def test_json_documents_keep_their_raw_text_where_the_columns_cannot_hold_it(
         rows = store.search(Query(size=None, fields=["log.file.line", "event.original"]))
     by_line = {r["log.file.line"]: r["event.original"] for r in rows.to_pylist()}
     assert record.parsed and len(by_line) == record.parsed + record.failed
-    # Filebeat-style documents carry keys no column reads (agent, ecs, ...): kept raw. The
-    # flat Zeek document (line 4) is read whole, so its raw text would only repeat the columns.
-    assert {n for n, raw in by_line.items() if raw is None} == {4}
-    assert all(by_line[n] == lines[n - 1] for n in by_line if n != 4)
+    # Documents held whole by the columns and extra keep no raw text: two Filebeat-style ones
+    # (their agent and ecs keys go to extra) and the flat Zeek document (line 4). The first
+    # and the alert carry keys no column reads (user_agent.name, ...): kept raw.
+    assert {n for n, raw in by_line.items() if raw is None} == {2, 3, 4}
+    assert all(by_line[n] == lines[n - 1] for n in by_line if n not in (2, 3, 4))
 
 
 def test_a_rotated_copy_in_the_same_run_as_its_original_adds_nothing(tmp_path: Path) -> None:
