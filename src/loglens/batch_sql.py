@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from loglens.normalize import event_id_sql
-from loglens.parse.base import FastPath, ParseContext, Parser
+from loglens.parse.base import FastPath, ParseContext, Parser, sql_string
 
 # The records a parser reads (the view ``batch``): not blank, not refused by the reader.
 BATCH_SQL = (
@@ -30,10 +30,6 @@ CARRIED = "_event_id"  # its presence in ``_parsed`` says the batch's columns we
 def run(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     """Execute and finish the statement (DuckDB refuses (un)registering while a result is open)."""
     con.execute(sql).fetchall()
-
-
-def sql_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -58,7 +54,7 @@ class RecordKeys:
         if self.host is None:
             return plain
         with_host = event_id_sql(
-            self.source_key, record_no, f"({raw} || chr(31) || {sql_literal(self.host)})"
+            self.source_key, record_no, f"({raw} || chr(31) || {sql_string(self.host)})"
         )
         own = parsed_host_sql(failed, produced)
         if own == "NULL":

@@ -25,7 +25,6 @@ from loglens.batch_sql import (
     RecordKeys,
     parsed_host_sql,
     run,
-    sql_literal,
 )
 from loglens.cluster import ClusterSettings, connect
 from loglens.cluster.urls import is_cluster_url, parse_cluster_url
@@ -38,7 +37,7 @@ from loglens.normalize import (
     Pseudonymizer,
     event_id_sql,
 )
-from loglens.parse.base import ParseContext, Parser, Sample
+from loglens.parse.base import ParseContext, Parser, Sample, sql_string
 from loglens.parse.registry import detect_format, get_parser
 from loglens.query import IPV4_TO_INT_MACRO
 from loglens.schema import FIELDS, PARSE_FAILURE_TAG, quote_ident
@@ -295,7 +294,7 @@ class Pipeline:
         writer = _HitWriter(self, con, fmt, column_map, pull.fields)
         batch_records = min(pull.batch_records, self.config.ingest.batch_lines)
         limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-        run(con, f"SET memory_limit = {sql_literal(self.config.ingest.memory_limit)}")
+        run(con, f"SET memory_limit = {sql_string(self.config.ingest.memory_limit)}")
         try:
             with (
                 connect(settings) as client,
@@ -312,7 +311,7 @@ class Pipeline:
                 writer.flush()
                 self._save_watermark(name, read_through, pull)
         finally:
-            run(con, f"SET memory_limit = {sql_literal(str(limit))}")
+            run(con, f"SET memory_limit = {sql_string(str(limit))}")
         stats = scan.stats
         summary = PullSummary(url, scan.method, stats.windows, stats.hits, stats.rereads,
                               scan.watermark, pull.incremental)  # fmt: skip
@@ -431,11 +430,11 @@ class Pipeline:
         con = self.store.staging_connection()
         parser_sql = ParserSql.of(parser, ctx, self._record_keys(parser, ctx))
         limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-        run(con, f"SET memory_limit = {sql_literal(self.config.ingest.memory_limit)}")
+        run(con, f"SET memory_limit = {sql_string(self.config.ingest.memory_limit)}")
         try:
             self._write_batches(con, batches, parser, parser_sql, ctx, record)
         finally:
-            run(con, f"SET memory_limit = {sql_literal(str(limit))}")
+            run(con, f"SET memory_limit = {sql_string(str(limit))}")
 
     def _record_keys(self, parser: Parser, ctx: ParseContext) -> RecordKeys:
         ingest = self.config.ingest
@@ -667,7 +666,7 @@ class Pipeline:
             "event.dataset": parsed("event.dataset"),
             "event.original": rows.original,
             "event.ingested": f"'{ingested}'",
-            "log.file.path": sql_literal(ctx.source),
+            "log.file.path": sql_string(ctx.source),
             "log.file.line": rows.line,
             # A record's own error.message (an ECS document may carry one) is kept when it parsed.
             "error.message": (
@@ -753,7 +752,7 @@ def _host_sql(host: str | None, failed: str, produced: set[str]) -> str | None:
     if host is None:
         return None
     own = parsed_host_sql(failed, produced)
-    return sql_literal(host) if own == "NULL" else f"coalesce({own}, {sql_literal(host)})"
+    return sql_string(host) if own == "NULL" else f"coalesce({own}, {sql_string(host)})"
 
 
 def _hit_exprs(
@@ -767,7 +766,7 @@ def _hit_exprs(
     doc_id = "json_object('cluster._id', h.doc_id)"
     merged = f"json_merge_patch(coalesce({parsed('extra')}, '{{}}'), {doc_id})"
     return {
-        "event.id": event_id_sql(source_key, "h.doc_id", sql_literal(source)),
+        "event.id": event_id_sql(source_key, "h.doc_id", sql_string(source)),
         "log.file.line": "NULL",
         "extra": f"CASE WHEN {failed} THEN {doc_id} ELSE {merged} END",
     }
