@@ -19,6 +19,7 @@ import duckdb
 
 from loglens.normalize import event_id_sql
 from loglens.parse.base import FastPath, ParseContext, Parser, sql_string
+from loglens.schema import quote_ident
 
 # The records a parser reads (the view ``batch``): not blank, not refused by the reader.
 BATCH_SQL = (
@@ -134,11 +135,14 @@ class ParserSql:
             run(con, f"CREATE OR REPLACE TEMP TABLE _reread AS {reread}")
         finally:
             run(con, f"CREATE OR REPLACE TEMP VIEW batch AS {BATCH_SQL}")
-        run(
-            con,
-            """CREATE OR REPLACE TEMP TABLE _parsed AS
-               SELECT * FROM _parsed WHERE _shaped UNION ALL BY NAME SELECT * FROM _reread""",
-        )
+        # The reread rows replace the unshaped ones in place: rebuilding ``_parsed`` would
+        # copy every shaped row again for a handful of others.
+        run(con, "DELETE FROM _parsed WHERE NOT _shaped")
+        have = _described(con, "_parsed")
+        for name, kind in _described(con, "_reread").items():
+            if name not in have:  # a column the shaped reading leaves out
+                run(con, f"ALTER TABLE _parsed ADD COLUMN {quote_ident(name)} {kind}")
+        run(con, "INSERT INTO _parsed BY NAME SELECT * FROM _reread")
 
     def for_batch(self, con: duckdb.DuckDBPyConnection) -> str:
         """The SQL for the registered ``batch``: the fast one when every record passes."""
@@ -160,7 +164,7 @@ class ParserSql:
             return f"SELECT * EXCLUDE (line_no, raw) FROM ({sql})"
         produced = self._columns.get(sql)
         if produced is None:  # the same SQL for every batch of the input: asked once
-            produced = {row[0] for row in con.execute(f"DESCRIBE {sql}").fetchall()}
+            produced = set(_described(con, sql))
             self._columns[sql] = produced
         failed = "p._error IS NOT NULL" if "_error" in produced else "false"
         event_id = self.keys.event_id("p.record_no", "p.raw", failed, produced)
@@ -172,3 +176,10 @@ class ParserSql:
             f"SELECT p.* EXCLUDE (line_no, raw), p.line_no AS _line_no, "
             f"{event_id} AS {CARRIED}, {original} AS _original FROM ({sql}) p"
         )
+
+
+def _described(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    """Column name → SQL type of a table or SELECT."""
+    return {
+        str(name): str(kind) for name, kind, *_ in con.execute(f"DESCRIBE {relation}").fetchall()
+    }
