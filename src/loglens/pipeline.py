@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -364,14 +365,18 @@ class Pipeline:
             forced = get_parser("table" if container else fmt)
         started = datetime.now(UTC)
         with OpenedInput(source, container=container) as opened:
-            batches = opened.batches(
-                max_line_bytes=self.config.ingest.max_line_bytes,
-                batch_records=self.config.ingest.batch_lines,
+            ingest = self.config.ingest
+            read = partial(
+                opened.batches,
+                max_line_bytes=ingest.max_line_bytes,
+                batch_records=ingest.batch_lines,
             )
-            # Text is sampled from its head, so its format is detected (and its SQL built)
-            # while the first chunk is read; other containers are sampled from a batch.
+            # Text is sampled from its head: it is read only once its format is known (a
+            # skipped input reads no more), and its first chunk is read while its SQL is
+            # built. Other containers are sampled from their first batch.
             text = opened.container == "lines"
-            first = None if text else next(batches, None)
+            batches = None if text else read()
+            first = None if batches is None else next(batches, None)
             sample = self._sample(opened, first)
             parser = forced or self._detect(opened, sample)
             if parser is None:
@@ -381,8 +386,8 @@ class Pipeline:
             record = IngestRecord(source.display, parser.name, opened.container, started=started)
             ctx = self._context(opened, column_map, sample, host)
             if text and opened.head:
-                self._ingest_batches(batches, parser, ctx, record)
-            elif first is not None:
+                self._ingest_batches(read(), parser, ctx, record)
+            elif batches is not None and first is not None:
                 held, first = [first], None  # the chain alone holds the first batch
                 self._ingest_batches(_chain(held, batches), parser, ctx, record)
         record.finished = datetime.now(UTC)

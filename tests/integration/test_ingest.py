@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+import loglens.sources.files as files_module
 from loglens.config import Config, load_config
 from loglens.errors import StoreError
 from loglens.parse.base import ParseContext
@@ -380,3 +381,27 @@ def test_empty_and_blank_text_inputs(tmp_path: Path) -> None:
     with Pipeline(make_config(tmp_path)) as pipeline:
         (forced,) = pipeline.ingest([str(empty)], fmt="apache").inputs
     assert (forced.records, forced.parsed) == (0, 0) and forced.balanced
+
+
+def test_a_skipped_text_input_is_not_read_past_its_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A text input's reading starts once its format is known: one the walk skips (not a
+    log) starts none, a recognised one starts one."""
+    started: list[int] = []
+    real = files_module.ReadAhead
+
+    def counting(items: object) -> object:
+        started.append(1)
+        return real(items)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(files_module, "ReadAhead", counting)
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("just some words\nand more words\n" * 50)
+    (folder / "access.log").write_text(APACHE.read_text())
+    with Pipeline(make_config(tmp_path)) as pipeline:
+        report = pipeline.ingest([str(folder)])
+    assert [r.format for r in report.inputs] == ["apache"]
+    assert [s.display for s in report.skipped] == [str(folder / "notes.txt")]
+    assert started == [1]

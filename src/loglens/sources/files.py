@@ -283,7 +283,7 @@ class OpenedInput:
         """Record batches of at most ``batch_records`` records each.
 
         Text is read on a thread from this call on (see :class:`ReadAhead`): the caller can
-        detect the format from :meth:`sample` while the first chunk is read.
+        build what it needs while the first chunk is read.
         """
         if self.container == "lines" and self._read_ahead is None:
             self._read_ahead = ReadAhead(self._line_batches(max_line_bytes, batch_records))
